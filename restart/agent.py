@@ -1,0 +1,211 @@
+"""A small program restart runs INSIDE the web container (``python3 -c <this file> CMD ...``).
+
+Why a program and not ``pkill``: SPLENT's slim prod image has no procps, and ``pkill -f 'flask
+run'`` inside ``bash -c`` kills its own shell (the reference's bug).  This file reads ``/proc``,
+never matches itself (it skips its own PID and ancestors, and matches on argv[0]/argv[1] only),
+and does a whole step per ``docker exec``: stop with SIGTERM → wait → SIGKILL → check, reload
+a gunicorn master and watch its workers change, or wait until the app answers.
+
+It must stay self-contained (stdlib only, Python 3.7+) because it is sent as source text.
+Every command prints one JSON object on stdout.
+"""
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def read_procs():
+    """Every process as {pid, ppid, argv}, except the ones this program runs as."""
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                raw = f.read()
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        procs[int(entry)] = {"pid": int(entry), "ppid": ppid, "argv": argv}
+    mine = set()
+    pid = os.getpid()
+    while pid in procs and pid not in mine:  # this program and whatever started it
+        mine.add(pid)
+        pid = procs[pid]["ppid"]
+    return {pid: p for pid, p in procs.items() if pid not in mine}
+
+
+def role(argv):
+    """'gunicorn', 'watchmedo', 'flask' or None: judged on the program, never on arguments."""
+    if not argv:
+        return None
+    heads = [os.path.basename(a) for a in argv[:2]]
+    if argv[0].startswith("gunicorn") or "gunicorn" in heads:
+        return "gunicorn"
+    if "watchmedo" in heads:
+        return "watchmedo"
+    flask = "flask" in heads or (len(argv) > 2 and argv[1] == "-m" and argv[2] == "flask")
+    if flask and "run" in argv[1:]:
+        return "flask"
+    return None
+
+
+def app_procs(procs):
+    return [dict(p, role=role(p["argv"])) for p in procs.values() if role(p["argv"])]
+
+
+def chain_to_init(procs, pid):
+    """True when pid descends from PID 1 (main process chain) and not from a docker exec."""
+    seen = set()
+    while pid in procs and pid not in seen:
+        if pid == 1:
+            return True
+        seen.add(pid)
+        pid = procs[pid]["ppid"]
+    return pid == 1
+
+
+def status():
+    procs = read_procs()
+    apps = app_procs(procs)
+    pids = {p["pid"] for p in apps}
+    masters = [p for p in apps if p["role"] == "gunicorn" and procs.get(p["ppid"], {}).get("pid") not in pids]
+    for p in apps:
+        p["main"] = chain_to_init(procs, p["pid"])
+    pid1 = procs.get(1, {"argv": []})["argv"]
+    return {"apps": apps, "masters": [m["pid"] for m in masters], "pid1": pid1,
+            "workers": {m["pid"]: sorted(p["pid"] for p in apps if p["ppid"] == m["pid"]) for m in masters}}
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+def send(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def stop(timeout):
+    """SIGTERM every app process, wait up to timeout, SIGKILL the rest, check none is left."""
+    targets = [p["pid"] for p in app_procs(read_procs())]
+    send(targets, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in targets):
+        time.sleep(0.05)
+    killed = [p for p in targets if alive(p)]
+    send(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(p) for p in killed):
+        time.sleep(0.05)
+    # a process that appeared meanwhile (a reloader child) is caught on the second pass
+    left = [p["pid"] for p in app_procs(read_procs())]
+    if left:
+        send(left, signal.SIGKILL)
+        time.sleep(0.2)
+        left = [p for p in left if alive(p)]
+    return {"stopped": targets, "killed": killed, "left": left}
+
+
+def http_status(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=1) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except Exception:
+        return None
+
+
+def wait_ready(port, path, timeout, old_pids=()):
+    """Poll every 0.1 s until an app process (not one of old_pids) runs and HTTP answers < 500.
+
+    Gives up early when app processes appeared and then all vanished for 1.5 s: the app
+    crashed on start, and waiting the full timeout would only hide that.
+    """
+    start = time.monotonic()
+    code, apps, seen, gone_since = None, [], False, None
+    while True:
+        now = time.monotonic()
+        apps = [p["pid"] for p in app_procs(read_procs()) if p["pid"] not in old_pids]
+        code = http_status(port, path) if apps and port else None
+        if apps and (not port or (code is not None and code < 500)):
+            return {"ok": True, "status": code, "pids": apps, "seconds": now - start}
+        if apps:
+            seen, gone_since = True, None
+        elif seen:
+            gone_since = gone_since or now
+        exited = gone_since is not None and now - gone_since > 1.5
+        if exited or now - start > timeout:
+            return {"ok": False, "status": code, "pids": apps, "seconds": now - start, "exited": exited}
+        time.sleep(0.1)
+
+
+def reload(master, timeout, port, path):
+    """SIGHUP a gunicorn master; ok once every old worker is replaced and the app answers."""
+    before = status()["workers"].get(master, [])
+    send([master], signal.SIGHUP)
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        now = status()["workers"].get(master, [])
+        if now and not set(now) & set(before):
+            ready = wait_ready(port, path, max(0.5, timeout - (time.monotonic() - start)))
+            return {"ok": ready["ok"], "before": before, "after": now, "status": ready["status"],
+                    "seconds": time.monotonic() - start}
+        time.sleep(0.1)
+    return {"ok": False, "before": before, "after": status()["workers"].get(master, []),
+            "status": None, "seconds": time.monotonic() - start}
+
+
+def tail(paths, lines):
+    out = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - 64 * 1024))
+                out[path] = f.read().decode(errors="replace").splitlines()[-lines:]
+        except OSError:
+            pass
+    return out
+
+
+def files(paths):
+    return {p: {"exists": os.path.isfile(p), "readable": os.access(p, os.R_OK)} for p in paths}
+
+
+def main(args):
+    cmd, rest = args[0], args[1:]
+    if cmd == "status":
+        result = status()
+    elif cmd == "stop":
+        result = stop(float(rest[0]))
+    elif cmd == "wait":
+        result = wait_ready(int(rest[0]), rest[1], float(rest[2]), {int(p) for p in rest[3:]})
+    elif cmd == "reload":
+        result = reload(int(rest[0]), float(rest[1]), int(rest[2]), rest[3])
+    elif cmd == "tail":
+        result = tail(rest[1:], int(rest[0]))
+    elif cmd == "files":
+        result = files(rest)
+    else:
+        raise SystemExit("unknown agent command %r" % cmd)
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

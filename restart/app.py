@@ -1,0 +1,124 @@
+"""Stop, start and verify the Flask app inside the web container, in either way it runs.
+
+exec-managed (dev, and prod set up as the product:restart docs describe): stop every flask /
+watchmedo / gunicorn process, start the start script with ``docker exec -d`` and the env
+file's values passed by NAME, then wait until it answers.
+
+main-process (SPLENT's prod template: gunicorn is the container's main process chain):
+killing gunicorn would stop the container, so reload it with SIGHUP (or, with --full,
+``docker restart`` the container, which keeps it) and say which env-file values the running
+container cannot see.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from restart.docker import Docker
+from restart.errors import RestartError
+from restart.locate import AppState, WebContainer, run_agent
+from restart.progress import Outcome
+
+START_LOG = "/tmp/splent-restart-app.log"
+DEFAULT_LOGS = (START_LOG, "/var/log/entrypoint.log", "/var/log/splent/entrypoint.log")
+# Static: the script path and log path arrive as positional parameters, never spliced in.
+START_WRAPPER = 'log=$1; shift; exec "$@" >>"$log" 2>&1'
+
+
+class AppFailed(RestartError):
+    """The app did not come back; carries the log tail to show the user."""
+
+    def __init__(self, message: str, log: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.log = log or {}
+
+
+@dataclass
+class AppResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    env_not_applied: list[str] = field(default_factory=list)
+    apply_command: str = ""
+    pids_before: list[int] = field(default_factory=list)
+    pids_after: list[int] = field(default_factory=list)
+
+
+class AppController:
+    def __init__(self, docker: Docker, web: WebContainer, *, port: int, probe_path: str | None,
+                 stop_timeout: float, start_timeout: float, log_files=()) -> None:
+        self.docker, self.web = docker, web
+        self.port, self.path = (port, probe_path) if probe_path else (0, "/")
+        self.stop_timeout, self.start_timeout = stop_timeout, start_timeout
+        self.log_files = tuple(log_files) + DEFAULT_LOGS
+
+    # -- exec-managed ---------------------------------------------------------------------
+    def stop(self) -> Outcome:
+        started = time.monotonic()
+        res = run_agent(self.docker, self.web, "stop", self.stop_timeout, timeout=self.stop_timeout + 30)
+        if res["left"]:
+            raise RestartError(f"app processes {res['left']} in {self.web.name} survived SIGKILL.")
+        detail = f"{len(res['stopped'])} process(es)" + (f", {len(res['killed'])} needed SIGKILL"
+                                                         if res["killed"] else "")
+        return Outcome("stop app", "ok", detail if res["stopped"] else "none was running",
+                       time.monotonic() - started)
+
+    def start(self, script: str, env: dict[str, str], workdir: str) -> Outcome:
+        started = time.monotonic()
+        check = run_agent(self.docker, self.web, "files", script)
+        if not check[script]["exists"]:
+            raise RestartError(f"start script {script} does not exist in container {self.web.name}.")
+        argv = ("bash", "-c", START_WRAPPER, "splent-start", START_LOG, "bash", script)
+        self.docker.exec(self.web.name, argv, env=env, detach=True, workdir=workdir, timeout=60)
+        return Outcome("start", "ok", script, time.monotonic() - started)
+
+    def verify(self, old_pids=()) -> Outcome:
+        res = run_agent(self.docker, self.web, "wait", self.port, self.path, self.start_timeout,
+                        *old_pids, timeout=self.start_timeout + 30)
+        if not res["ok"]:
+            why = ("its process exited right after starting" if res.get("exited") else
+                   "no app process is running" if not res["pids"] else
+                   f"it does not answer on port {self.port}" + (f" (HTTP {res['status']})" if res["status"] else ""))
+            raise AppFailed(f"the app did not come back in {self.web.name} within "
+                            f"{self.start_timeout:g}s: {why}.", self.log_tail())
+        probe = f"answers on :{self.port}{self.path}" if self.port else "process running"
+        return Outcome("verify", "ok", f"{probe}, pid {', '.join(map(str, res['pids'][:3]))}", res["seconds"],
+                       data={"pids": res["pids"]})
+
+    def log_tail(self, lines: int = 20) -> dict[str, list[str]]:
+        try:
+            return run_agent(self.docker, self.web, "tail", lines, *self.log_files)
+        except RestartError:
+            return {}
+
+    # -- main-process ---------------------------------------------------------------------
+    def reload(self, state: AppState) -> Outcome:
+        if not state.masters:
+            raise RestartError(f"the app in {self.web.name} is the container's main process but is not a "
+                               "gunicorn master, so it cannot be reloaded gracefully; use --full to "
+                               "restart the container.")
+        master = state.masters[0]
+        res = run_agent(self.docker, self.web, "reload", master, self.start_timeout, self.port, self.path,
+                        timeout=self.start_timeout + 30)
+        if not res["ok"]:
+            raise AppFailed(f"gunicorn (pid {master}) in {self.web.name} did not reload within "
+                            f"{self.start_timeout:g}s (workers {res['before']} → {res['after']}).",
+                            self.log_tail())
+        return Outcome("reload gunicorn", "ok",
+                       f"SIGHUP pid {master}, workers {res['before']} → {res['after']}", res["seconds"],
+                       data={"master": master, "workers_before": res["before"], "workers_after": res["after"]})
+
+    def restart_container(self) -> Outcome:
+        started = time.monotonic()
+        self.docker.restart_container(self.web.name, str(int(self.stop_timeout)))
+        return Outcome("restart container", "ok", self.web.name, time.monotonic() - started)
+
+    def container_logs(self, lines: int = 20) -> dict[str, list[str]]:
+        try:
+            res = self.docker.run(("docker", "logs", "--tail", str(lines), self.web.name), timeout=30)
+        except RestartError:
+            return {}
+        return {f"docker logs {self.web.name}": (res.stdout + res.stderr).splitlines()[-lines:]}
+
+
+def env_differences(wanted: dict[str, str], container_env: dict[str, str]) -> list[str]:
+    """Names whose env-file value differs from what the container was created with."""
+    return [name for name, value in wanted.items() if container_env.get(name) != value]

@@ -1,0 +1,232 @@
+"""``splent-restart``: arguments in, one exit code out.
+
+This is the only place that turns exceptions into exit codes (see EXIT_CODES); nothing else
+calls ``sys.exit``.  Heavy imports (networkx, sh, python-dotenv) happen after argument
+parsing so that ``--help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from restart import __version__
+from restart.errors import FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
+
+EXIT_CODES = (
+    (OK, "success: stacks restarted and the app verified (or --dry-run/--print-order printed)"),
+    (FAILED, "a step failed during the restart (stack, pip, stop, start or verify)"),
+    (USAGE, "usage or configuration error: nothing was touched"),
+    (INTERRUPTED, "interrupted (Ctrl-C): running stack restarts finished, nothing new started"),
+)
+
+EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES) + """
+
+environment: WORKING_DIR (workspace), SPLENT_APP (product), SPLENT_ENV (dev|prod),
+SPLENT_HOST_PROJECT_DIR (host path of the workspace, when run inside SPLENT's CLI container),
+NO_COLOR (no colours). The workspace .env is read for SPLENT_APP and SPLENT_ENV."""
+
+
+def non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more seconds")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one sentence, exit 2; no usage dump to scroll past
+        self.exit(USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="splent-restart", formatter_class=argparse.RawDescriptionHelpFormatter,
+               description="Restart a SPLENT product's Flask app (and its feature stacks) without "
+                           "recreating any container.", epilog=EPILOG)
+    env = p.add_argument_group("environment and target")
+    env.add_argument("--dev", action="store_true", help="use the dev environment")
+    env.add_argument("--prod", action="store_true", help="use the prod environment (default: SPLENT_ENV, else dev)")
+    env.add_argument("--workspace", metavar="PATH", help="workspace root (default: WORKING_DIR, else the nearest "
+                     "folder above with a .env naming SPLENT_APP, else /workspace)")
+    env.add_argument("--product", metavar="NAME", help="product (default: SPLENT_APP, else the workspace .env)")
+    env.add_argument("--container", metavar="NAME", help="web container (default: found in the product's "
+                     "compose project)")
+    what = p.add_argument_group("what to restart")
+    what.add_argument("--full", action="store_true", help="re-run the whole entrypoint instead of the start "
+                      "script (main-process mode: restart the web container); skips pip installs")
+    what.add_argument("--only", metavar="FEATURE", action="append", help="restart only this feature's stack "
+                      "(repeatable; package, short name or pyproject entry)")
+    what.add_argument("--no-features", action="store_true", help="skip feature sync (symlinks and pip)")
+    what.add_argument("--keep-going", action="store_true", help="restart the app even if a feature stack failed")
+    tune = p.add_argument_group("timing and probes")
+    tune.add_argument("--timeout", type=non_negative, default=10.0, metavar="SECONDS",
+                      help="stop timeout for stacks (compose restart -t) and app processes (default 10)")
+    tune.add_argument("--health-timeout", type=non_negative, default=60.0, metavar="SECONDS",
+                      help="how long a restarted stack may take to be running/healthy (default 60)")
+    tune.add_argument("--start-timeout", type=non_negative, default=30.0, metavar="SECONDS",
+                      help="how long the app may take to answer after its start (default 30)")
+    tune.add_argument("--parallel", type=positive_int, default=4, metavar="N",
+                      help="restart at most N independent stacks at once (default 4)")
+    tune.add_argument("--port", type=positive_int, default=5000, help="app port inside the container (default 5000)")
+    tune.add_argument("--probe-path", default="/", metavar="PATH", help="HTTP path probed to verify (default /)")
+    tune.add_argument("--no-probe", action="store_true", help="verify only that the app process runs")
+    tune.add_argument("--log-file", action="append", metavar="PATH",
+                      help="app log in the container to show on failure (repeatable)")
+    tune.add_argument("--compose-cmd", metavar="CMD", help='compose command, e.g. "docker compose" or '
+                      '"docker-compose" (default: v2 if it works, else v1)')
+    out = p.add_argument_group("output")
+    out.add_argument("--dry-run", action="store_true", help="print the plan (steps and exact commands, env "
+                     "variable names only) and change nothing")
+    out.add_argument("--print-order", action="store_true", help="print the feature order and why; needs no Docker")
+    out.add_argument("--json", action="store_true", help="one JSON object on stdout (progress stays on stderr)")
+    out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    out.add_argument("-v", "--verbose", action="store_true", help="print every Docker command (values masked)")
+    out.add_argument("--no-color", action="store_true", help="no colours (also when NO_COLOR is set or not a TTY)")
+    out.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import os
+
+    from restart.progress import Progress
+
+    color = not args.no_color and not os.environ.get("NO_COLOR")
+    progress = Progress(color=color, quiet=args.quiet, verbose=args.verbose)
+    started = time.monotonic()
+    result = None
+    try:
+        from restart.plan import build_plan
+        from restart.settings import resolve
+
+        settings = resolve(args)
+        plan = build_plan(settings)
+        plan_seconds = time.monotonic() - started
+        if args.print_order:
+            return _print_order(plan, args)
+        if args.dry_run:
+            return _dry_run(plan, args, progress)
+        from restart.execute import RunResult, execute
+        from restart.runner import ShRunner
+
+        result = RunResult(plan, timings={"plan": round(plan_seconds, 3)})
+        runner = ShRunner(echo=progress.command if args.verbose else None,
+                          secrets=list(plan.env_file.values.values()))
+        execute(plan, runner, progress, result)
+        result.timings["total"] = round(time.monotonic() - started, 3)
+        _done(result, progress)
+        return _finish(result, args, OK)
+    except RestartError as e:
+        progress.error(str(e))
+        for source, lines in (getattr(e, "log", None) or {}).items():
+            progress.line(f"--- last lines of {source} ---", status="warning")
+            for line in lines:
+                progress.line(f"  {line}")
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        return _finish(result, args, e.exit_code, str(e))
+    except KeyboardInterrupt:
+        progress.error("interrupted: " + _summary(result))
+        return _finish(result, args, INTERRUPTED, "interrupted")
+    except Exception as e:  # a bug: say so in one line; the traceback is for -v
+        progress.error(f"internal error: {type(e).__name__}: {e} (run with -v for details)")
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        return _finish(result, args, FAILED, f"internal error: {e}")
+
+
+def _print_order(plan, args) -> int:
+    from restart.report import order_data, render_order
+
+    if args.json:
+        print(json.dumps(order_data(plan), indent=2))
+    else:
+        print(render_order(plan, verbose=args.verbose))
+    return OK
+
+
+def _dry_run(plan, args, progress) -> int:
+    from restart.docker import Docker
+    from restart.execute import inspect
+    from restart.report import render_plan
+    from restart.runner import ShRunner
+
+    pre, why = None, ""
+    try:  # read-only calls only: what the run would find
+        pre = inspect(plan, Docker(ShRunner(echo=progress.command if args.verbose else None), args.compose_cmd
+                                   and tuple(args.compose_cmd.split())))
+    except RestartError as e:
+        why = str(e)
+    text = render_plan(plan, pre, why)
+    if args.json:
+        from restart.report import order_data
+
+        print(json.dumps({"dry_run": True, "plan": text.splitlines(), "order": order_data(plan),
+                          "container": pre.web.name if pre else None,
+                          "mode": pre.state.mode if pre else None,
+                          "features": [c.label() for c in pre.changes] if pre else []}, indent=2))
+    else:
+        print(text)
+    return OK
+
+
+def _summary(result) -> str:
+    if result is None:
+        return "nothing was changed."
+    done = [o.name for o in result.stacks + result.steps if o.ok]
+    not_done = [f"{o.name} ({o.status})" for o in result.stacks + result.steps if not o.ok]
+    parts = [f"done: {', '.join(done)}" if done else "nothing was restarted"]
+    if not_done:
+        parts.append(f"not done: {', '.join(not_done)}")
+    return "; ".join(parts) + "; the app was " + (
+        "restarted." if any(o.name == "verify" and o.ok for o in result.steps) else "not restarted.")
+
+
+def _done(result, progress) -> None:
+    s, pre = result.plan.settings, result.inspection
+    verify = next((o for o in result.steps if o.name in ("verify", "reload gunicorn") and o.ok), None)
+    what = verify.detail if verify else ""
+    progress.line(f"done: {s.product} ({s.env}) restarted in {result.timings['total']:.1f}s"
+                  f" — {pre.state.mode}, {what}")
+
+
+def _finish(result, args, code: int, error: str = "") -> int:
+    if args.json:
+        from restart.report import result_data
+
+        if result is None:
+            data = {"outcome": "error" if code != INTERRUPTED else "interrupted", "exit_code": code,
+                    "error": error or None}
+        else:
+            result.exit_code = code
+            result.error = error
+            result.outcome = {OK: "ok", INTERRUPTED: "interrupted"}.get(code, "failed")
+            data = result_data(result)
+        print(json.dumps(data, indent=2, default=str))
+    return code
+
+
+def main_entry() -> None:
+    sys.exit(main())
+
+
+__all__ = ["main", "main_entry", "build_parser", "EXIT_CODES", "ConfigError"]

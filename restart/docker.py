@@ -1,0 +1,142 @@
+"""Docker CLI calls, as argv tuples handed to the one runner.
+
+Read-only questions (which containers, which state, which compose) and the few changing calls
+(``compose restart``, ``exec``, ``restart``) live here so that the rest of the code speaks of
+containers and stacks, not of command lines.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from restart.errors import CommandFailed, ConfigError, RestartError
+from restart.runner import Result, Runner
+
+V2, V1 = ("docker", "compose"), ("docker-compose",)
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """A compose service container as the readiness check needs it."""
+
+    name: str
+    service: str
+    state: str                 # running, exited, restarting, created, paused, dead
+    health: str = ""           # healthy, unhealthy, starting, "" (no healthcheck)
+    exit_code: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "running" and self.health in ("", "healthy")
+
+
+def engine_error(e: CommandFailed) -> ConfigError | None:
+    """Turn "no docker / no daemon / no permission" into one sentence; None if it is another fault."""
+    text = e.stderr.lower()
+    if e.code == 127:
+        return ConfigError("the docker command is not installed or not on PATH.")
+    if "permission denied" in text and "docker.sock" in text:
+        return ConfigError("permission denied on the Docker socket: run as root or join the docker group.")
+    if "cannot connect to the docker daemon" in text or "is the docker daemon running" in text:
+        return ConfigError("the Docker daemon is not running (docker cannot connect to it).")
+    return None
+
+
+class Docker:
+    """The Docker CLI as restart uses it; ``compose`` is the one compose v1/v2 setting."""
+
+    def __init__(self, runner: Runner, compose: Sequence[str] | None = None) -> None:
+        self.runner = runner
+        self.compose = tuple(compose) if compose else None
+
+    # -- plumbing -------------------------------------------------------------------------
+    def run(self, argv: Sequence[str], **kw) -> Result:
+        try:
+            return self.runner.run(argv, **kw)
+        except CommandFailed as e:
+            known = engine_error(e) if argv and argv[0] in ("docker", "docker-compose") else None
+            if known is not None:
+                raise known from None
+            raise
+
+    def check_engine(self) -> str:
+        """The server version; a clear ConfigError when the CLI, daemon or socket is missing."""
+        return self.run(("docker", "version", "--format", "{{.Server.Version}}"), timeout=20).stdout.strip()
+
+    def detect_compose(self) -> tuple[str, ...]:
+        """``docker compose`` (v2) if it works, else ``docker-compose`` (v1); kept for the run."""
+        if self.compose:
+            return self.compose
+        for candidate in (V2, V1):
+            try:
+                self.runner.run((*candidate, "version"), timeout=20)
+            except CommandFailed:
+                continue
+            self.compose = candidate
+            return candidate
+        raise ConfigError("neither `docker compose` (v2) nor `docker-compose` (v1) is installed; "
+                          "install one or name it with --compose-cmd.")
+
+    @property
+    def is_v1(self) -> bool:
+        return bool(self.compose) and self.compose[-1] != "compose"
+
+    # -- containers -----------------------------------------------------------------------
+    def project_containers(self, project: str, *, all_states: bool = False) -> list[str]:
+        argv = ["docker", "ps", "-q", "--no-trunc", "--filter", f"label=com.docker.compose.project={project}"]
+        if all_states:
+            argv.insert(2, "-a")
+        return self.run(argv, timeout=30).stdout.split()
+
+    def inspect(self, ids: Sequence[str]) -> list[dict]:
+        if not ids:
+            return []
+        out = self.run(("docker", "inspect", *ids), timeout=30).stdout
+        return json.loads(out or "[]")
+
+    def exec(self, container: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+             detach: bool = False, workdir: str | None = None, timeout: float | None = None) -> Result:
+        """``docker exec``; env values ride in the client's environment, argv only says ``-e NAME``."""
+        cmd = ["docker", "exec"]
+        if detach:
+            cmd.append("-d")
+        if workdir:
+            cmd += ["-w", workdir]
+        for name in env or {}:
+            cmd += ["-e", name]
+        return self.run((*cmd, container, *argv), env=env, timeout=timeout)
+
+    def restart_container(self, container: str, timeout: str) -> Result:
+        return self.run(("docker", "restart", "-t", timeout, container), timeout=float(timeout) + 120)
+
+    # -- compose stacks -------------------------------------------------------------------
+    def stack_states(self, prefix: Sequence[str], cwd) -> list[ContainerState]:
+        """Containers of a compose project; ``prefix`` is compose + ``-p P --env-file E -f F``."""
+        if self.is_v1:
+            ids = self.run((*prefix, "ps", "-q"), cwd=cwd, timeout=60).stdout.split()
+            return [state_from_inspect(c) for c in self.inspect(ids)]
+        out = self.run((*prefix, "ps", "-a", "--format", "json"), cwd=cwd, timeout=60).stdout
+        return parse_compose_ps(out)
+
+
+def parse_compose_ps(text: str) -> list[ContainerState]:
+    """``compose ps --format json``: a JSON array (compose < 2.21) or one object per line."""
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+    except json.JSONDecodeError as e:
+        raise RestartError(f"could not read `compose ps` output: {e.msg}.") from None
+    return [ContainerState(r.get("Name", ""), r.get("Service", ""), (r.get("State") or "").lower(),
+                           (r.get("Health") or "").lower(), r.get("ExitCode")) for r in rows]
+
+
+def state_from_inspect(info: dict) -> ContainerState:
+    state = info.get("State", {})
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    status = "restarting" if state.get("Restarting") else (state.get("Status") or "").lower()
+    return ContainerState(info.get("Name", "").lstrip("/"), labels.get("com.docker.compose.service", ""),
+                          status, ((state.get("Health") or {}).get("Status") or "").lower(),
+                          state.get("ExitCode"))

@@ -1,0 +1,63 @@
+"""Reading env files the way compose does, never the way a shell does.
+
+The reference sourced ``docker/.env`` with bash, so ``A=x;cmd`` ran ``cmd``.  Here python-dotenv
+parses the file (quotes, ``export``, comments, ``${VAR}``), and a line it cannot parse is an
+error with its line number instead of a silent skip.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from restart.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    """An env file's values, in file order; ``values`` must never reach an argv."""
+
+    path: Path
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.values)
+
+
+def read_env_file(path: Path, *, label: str | None = None) -> EnvFile:
+    """Parse ``path`` with python-dotenv; every problem is one sentence naming file and line.
+
+    Values that reference other variables (``${VAR}``) are expanded from the file itself and
+    the process environment, as compose does; nothing is executed.
+    """
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    shown = label or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"env file {shown} does not exist.") from None
+    except OSError as e:
+        raise ConfigError(f"env file {shown} cannot be read: {e.strerror}.") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{shown}:{line}: the env file is not UTF-8 text.") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            text_lines = binding.original.string.strip().splitlines() or [""]
+            raise ConfigError(f'{shown}:{binding.original.line}: cannot parse '
+                              f'"{text_lines[0][:60]}" as NAME=value.')
+        if binding.key is not None and not _valid_name(binding.key):
+            raise ConfigError(f'{shown}:{binding.original.line}: "{binding.key}" is not a valid '
+                              "variable name.")
+    values = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    return EnvFile(path, {k: ("" if v is None else v) for k, v in values.items()})
+
+
+def _valid_name(name: str) -> bool:
+    return name.replace("_", "a").isalnum() and not name[0].isdigit() and name.isascii()

@@ -1,0 +1,185 @@
+"""Walk a Plan with a Runner: inspect (read-only), sync features, stacks, then the app.
+
+Nothing changes until every read-only check has passed: the web container is found, the way
+the app runs is known, the start script exists in the container and the feature changes are
+decided.  The first change is a symlink or pip call, then stack restarts, then the app.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from restart.app import AppController, AppResult, env_differences
+from restart.docker import Docker
+from restart.errors import CommandFailed, RestartError, last_line
+from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
+from restart.plan import Plan
+from restart.progress import Outcome, Progress
+from restart.runner import Runner
+from restart.stacks import StackRestarter, run_dag
+
+
+@dataclass
+class Inspection:
+    """What the read-only phase learnt; --dry-run shows it too."""
+
+    web: WebContainer
+    state: AppState
+    compose: tuple[str, ...]
+    product_path: str                     # the product dir inside the container
+    changes: tuple = ()                   # restart.sync.FeatureChange
+    pip_argvs: tuple = ()
+
+
+@dataclass
+class RunResult:
+    """Everything --json reports; filled as the run goes, so an interrupt can still report."""
+
+    plan: Plan
+    inspection: Inspection | None = None
+    steps: list[Outcome] = field(default_factory=list)
+    stacks: list[Outcome] = field(default_factory=list)
+    app: AppResult = field(default_factory=AppResult)
+    outcome: str = "pending"
+    exit_code: int = 0
+    error: str = ""
+    log: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+def inspect(plan: Plan, docker: Docker) -> Inspection:
+    """Read-only Docker calls: engine, compose, web container, app mode, installed features."""
+    s = plan.settings
+    docker.check_engine()
+    compose = docker.detect_compose() if plan.stacks else (s.compose_cmd or plan.compose)
+    web = find_web_container(docker, s.product, plan.project, s.container)
+    state = app_state(docker, web)
+    host_ws = os.environ.get("SPLENT_HOST_PROJECT_DIR")
+    product_path = web.container_path(plan.product_dir, s.workspace, host_ws)
+    if state.mode == EXEC_MANAGED:
+        script = f"{product_path}/{plan.start_script}"
+        found = run_agent(docker, web, "files", script)
+        if not found[script]["exists"]:
+            raise RestartError(f"start script {script} does not exist in container {web.name} "
+                               "(is the workspace mounted there?).")
+    changes, argvs = (), ()
+    if not s.no_features and not s.full and plan.features is not None:
+        from restart.sync import diff_features, parse_pip_list, pip_argvs
+
+        listing = docker.exec(web.name, ("python3", "-m", "pip", "list", "--format=json"), timeout=120)
+        installed = parse_pip_list(listing.stdout)
+        changes = diff_features(plan.features, installed,
+                                lambda ref: web.container_path(ref.root(s.workspace), s.workspace, host_ws))
+        argvs = pip_argvs(changes)
+    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs))
+
+
+def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -> RunResult:
+    s = plan.settings
+    docker = Docker(runner, s.compose_cmd)
+    t0 = time.monotonic()
+    pre = inspect(plan, docker)
+    result.inspection = pre
+    if pre.compose != plan.compose:
+        plan = plan.with_compose(pre.compose)
+        result.plan = plan
+    result.timings["inspect"] = round(time.monotonic() - t0, 3)
+    progress.line(f"{s.product} ({s.env}): web container {pre.web.name} ({pre.state.mode})")
+
+    _sync(plan, pre, docker, progress, result)
+    _stacks(plan, docker, progress, result)
+    _app(plan, pre, docker, progress, result)
+    result.outcome = "ok"
+    return result
+
+
+def _step(progress: Progress, result: RunResult, name: str, fn) -> Outcome:
+    progress.start(name)
+    started = time.monotonic()
+    try:
+        out = fn()
+    except RestartError as e:
+        out = Outcome(name, "failed", str(e), time.monotonic() - started)
+        result.steps.append(out)
+        progress.finish(out)
+        raise
+    out.name = name
+    result.steps.append(out)
+    progress.finish(out)
+    return out
+
+
+def _sync(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result: RunResult) -> None:
+    if plan.settings.no_features:
+        return
+    if plan.links:
+        from restart.sync import apply_links
+
+        def links() -> Outcome:
+            apply_links(plan.links)
+            return Outcome("", "ok", ", ".join(f"{c.action} {c.path.name}" for c in plan.links))
+        _step(progress, result, "feature links", links)
+    for change in pre.changes:
+        progress.line(change.label())
+    for argv in pre.pip_argvs:
+        def pip(argv=argv) -> Outcome:
+            try:
+                docker.exec(pre.web.name, argv, timeout=600)
+            except CommandFailed as e:
+                raise RestartError(f"pip failed in {pre.web.name} (no stack or app was touched): "
+                                   f"{last_line(e.stderr) or e}") from None
+            return Outcome("", "ok", " ".join(argv[3:5]))
+        _step(progress, result, "pip " + argv[3], pip)
+
+
+def _stacks(plan: Plan, docker: Docker, progress: Progress, result: RunResult) -> None:
+    if not plan.stacks:
+        return
+    s = plan.settings
+    restarter = StackRestarter(docker, health_timeout=s.health_timeout, timeout=s.timeout)
+    try:
+        result.stacks = run_dag(plan.stacks, restarter, progress, workers=s.parallel)
+    except KeyboardInterrupt:
+        result.stacks = list(run_dag.last)
+        raise
+    bad = [o for o in result.stacks if not o.ok]
+    if bad and not s.keep_going:
+        names = ", ".join(f"{o.name} ({o.status})" for o in bad)
+        raise RestartError(f"{len(bad)} feature stack(s) did not restart: {names}; the app was not touched "
+                           "(use --keep-going to restart it anyway).")
+
+
+def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result: RunResult) -> None:
+    s = plan.settings
+    ctl = AppController(docker, pre.web, port=s.port, probe_path=s.probe_path, stop_timeout=s.timeout,
+                        start_timeout=s.start_timeout, log_files=s.log_files)
+    result.app.pids_before = [a["pid"] for a in pre.state.apps]
+    try:
+        if pre.state.mode == EXEC_MANAGED:
+            _step(progress, result, "stop app", ctl.stop)
+            script = f"{pre.product_path}/{plan.start_script}"
+            _step(progress, result, "start", lambda: ctl.start(script, plan.env_file.values, pre.product_path))
+            out = _step(progress, result, "verify", ctl.verify)
+        else:
+            missing = env_differences(plan.env_file.values, pre.web.env)
+            if s.full:
+                _step(progress, result, "restart container", ctl.restart_container)
+                out = _step(progress, result, "verify", ctl.verify)
+            else:
+                out = _step(progress, result, "reload gunicorn", lambda: ctl.reload(pre.state))
+            if missing:
+                result.app.env_not_applied = missing
+                result.app.apply_command = (f"docker compose -p {plan.project} -f {plan.compose_file} "
+                                            f"up -d {pre.web.service or pre.web.name}")
+                progress.line(f"! {len(missing)} env-file value(s) differ from the running container and were "
+                              f"NOT applied (the app is the container's main process): {', '.join(missing)}; "
+                              f"apply with: {result.app.apply_command}", status="warning")
+    except RestartError as e:
+        result.log = getattr(e, "log", {}) or {}
+        if not result.log and pre.state.mode != EXEC_MANAGED:
+            result.log = ctl.container_logs()
+        raise
+    result.app.outcomes = [o for o in result.steps if o.name in ("stop app", "start", "verify",
+                                                                  "reload gunicorn", "restart container")]
+    result.app.pids_after = out.data.get("pids") or out.data.get("workers_after") or []

@@ -1,0 +1,170 @@
+"""Find the product's web container and learn how its app runs (read-only Docker calls).
+
+Never "the first container": the reference picked the database that way in prod.  Paths are
+mapped into the container through its mounts, because the host (or SPLENT's CLI container)
+and the web container see the workspace at different places.
+"""
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from restart.docker import Docker
+from restart.errors import CommandFailed, ConfigError, RestartError
+
+AGENT_SOURCE: str | None = None
+EXEC_MANAGED, MAIN_PROCESS = "exec-managed", "main-process"
+
+
+def agent_argv(*args: object) -> tuple[str, ...]:
+    """``python3 -c <restart/agent.py> ARGS``: the in-container helper, sent as source text."""
+    global AGENT_SOURCE
+    if AGENT_SOURCE is None:
+        AGENT_SOURCE = (Path(__file__).with_name("agent.py")).read_text()
+    return ("python3", "-c", AGENT_SOURCE, *(str(a) for a in args))
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class WebContainer:
+    """The container running the app, how it was found, and how to reach workspace paths in it."""
+
+    name: str
+    id: str
+    service: str
+    found_by: str
+    mounts: tuple[Mount, ...]
+    env: dict[str, str] = field(default_factory=dict)   # Config.Env, for the main-process diff
+    command: tuple[str, ...] = ()
+
+    def container_path(self, host_path: Path, workspace: Path, host_workspace: str | None = None) -> str:
+        """Where ``host_path`` (inside the workspace) is in the container.
+
+        Tries the workspace as this process sees it, then SPLENT_HOST_PROJECT_DIR (the host's
+        view when restart runs inside SPLENT's CLI container); the longest matching mount
+        source wins.  Without a matching mount SPLENT's convention applies: /workspace/<rel>.
+        """
+        host_path = Path(os.path.normpath(host_path))
+        rel = os.path.relpath(host_path, workspace)
+        candidates = [str(host_path)]
+        if host_workspace:
+            candidates.append(os.path.normpath(os.path.join(host_workspace, rel)))
+        best = None
+        for path in candidates:
+            for m in self.mounts:
+                src = m.source.rstrip("/") or "/"
+                if path == src or path.startswith(src + "/"):
+                    if best is None or len(src) > len(best[0]):
+                        best = (src, m.destination, path)
+        if best:
+            src, dest, path = best
+            return posixpath.normpath(posixpath.join(dest, os.path.relpath(path, src)))
+        return posixpath.join("/workspace", rel.replace(os.sep, "/"))
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What runs in the web container now: decides exec-managed vs main-process."""
+
+    mode: str
+    apps: tuple[dict, ...]
+    masters: tuple[int, ...]
+    workers: dict
+    why: str
+
+
+def find_web_container(docker: Docker, product: str, project: str, explicit: str | None) -> WebContainer:
+    """--container, else the running container with a /workspace mount, else the SPLENT service names."""
+    if explicit:
+        infos = _inspect_or_none(docker, explicit)
+        if not infos:
+            raise ConfigError(f'container "{explicit}" (from --container) does not exist.')
+        info = infos[0]
+        if not info.get("State", {}).get("Running"):
+            raise ConfigError(f'container "{explicit}" (from --container) is not running.')
+        return _web(info, "--container")
+    infos = docker.inspect(docker.project_containers(project))
+    running = [i for i in infos if i.get("State", {}).get("Running")]
+    with_ws = [i for i in running if any(m.get("Destination") == "/workspace" for m in i.get("Mounts") or ())]
+    if len(with_ws) == 1:
+        return _web(with_ws[0], "its /workspace mount")
+    if len(with_ws) > 1:
+        names = ", ".join(sorted(_name(i) for i in with_ws))
+        raise ConfigError(f"two candidate web containers in project {project} ({names}) both mount "
+                          "/workspace; name one with --container.")
+    for service in (f"{product}_web", f"{product}_web_deploy"):
+        for info in running:
+            if _service(info) == service or _name(info) == service:
+                return _web(info, f"service {service}")
+    if running:
+        services = ", ".join(sorted({_service(i) or _name(i) for i in running}))
+        raise RestartError(f"no web container in project {project}: none mounts /workspace and no "
+                           f"service is named {product}_web or {product}_web_deploy (running: {services}).")
+    stopped = docker.project_containers(project, all_states=True)
+    hint = " (its containers exist but are stopped)" if stopped else " (is the product up?)"
+    raise RestartError(f"no running container in compose project {project}{hint}.")
+
+
+def app_state(docker: Docker, web: WebContainer) -> AppState:
+    """Ask the agent which app processes run, and decide how this run must restart them."""
+    data = run_agent(docker, web, "status")
+    apps = tuple(data["apps"])
+    masters = tuple(data["masters"])
+    cmd = " ".join(web.command)
+    if any(a.get("main") for a in apps):
+        main = next(a for a in apps if a.get("main"))
+        why = f"{main['role']} (pid {main['pid']}) descends from the container's main process"
+        return AppState(MAIN_PROCESS, apps, masters, data["workers"], why)
+    if "entrypoint." in cmd and "tail" not in cmd:
+        return AppState(MAIN_PROCESS, apps, masters, data["workers"],
+                        "the container's command runs the entrypoint")
+    why = "the container's main process is not the app" + (f" ({cmd})" if cmd else "")
+    return AppState(EXEC_MANAGED, apps, masters, data["workers"], why)
+
+
+def run_agent(docker: Docker, web: WebContainer, *args: object, timeout: float = 60) -> dict:
+    try:
+        result = docker.exec(web.name, agent_argv(*args), timeout=timeout)
+    except CommandFailed as e:
+        if e.code in (126, 127) and "python3" in e.stderr:
+            raise RestartError(f"the web container {web.name} has no python3, which restart needs "
+                               "to manage the app's processes.") from None
+        raise
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise RestartError(f"unexpected answer from the helper in {web.name}: "
+                           f"{result.stdout[-200:]!r}") from None
+
+
+def _inspect_or_none(docker: Docker, name: str) -> list[dict]:
+    try:
+        return docker.inspect([name])
+    except CommandFailed as e:
+        if "no such" in e.stderr.lower():
+            return []
+        raise
+
+
+def _name(info: dict) -> str:
+    return info.get("Name", "").lstrip("/")
+
+
+def _service(info: dict) -> str:
+    return ((info.get("Config") or {}).get("Labels") or {}).get("com.docker.compose.service", "")
+
+
+def _web(info: dict, found_by: str) -> WebContainer:
+    config = info.get("Config") or {}
+    env = dict(item.split("=", 1) if "=" in item else (item, "") for item in config.get("Env") or ())
+    mounts = tuple(Mount(m.get("Source", ""), m.get("Destination", "")) for m in info.get("Mounts") or ())
+    command = tuple(config.get("Entrypoint") or ()) + tuple(config.get("Cmd") or ())
+    return WebContainer(_name(info), info.get("Id", ""), _service(info), found_by, mounts, env, command)

@@ -1,0 +1,214 @@
+"""Files → a Plan: everything a run will do, decided before anything is touched.
+
+Pure: reads the workspace's files and nothing else (no Docker, no ``sh``).  Every bad input
+(TOML, UVL, ``.env``, a cycle, a missing compose file, script or cached feature) raises
+ConfigError here, so a run either has a whole plan or changes nothing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from restart.envfile import EnvFile, read_env_file
+from restart.errors import ConfigError
+from restart.features import FeatureRef, project_name
+from restart.settings import Settings
+
+DEFAULT_COMPOSE = ("docker", "compose")
+START_SCRIPTS = {"dev": "scripts/05_0_start_app_dev.sh", "prod": "scripts/05_1_start_app_prod.sh"}
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One feature stack to restart, with the stacks it must wait for."""
+
+    feature: str                      # package name, the graph's node id
+    label: str                        # what progress shows: "redis"
+    project: str
+    file: Path
+    cwd: Path
+    argv: tuple[str, ...]
+    needs: frozenset[str] = frozenset()
+    reasons: tuple[str, ...] = ()     # why it waits: "after redis (demo_spl.uvl:9)"
+
+
+@dataclass(frozen=True)
+class Plan:
+    settings: Settings
+    product_dir: Path
+    compose: tuple[str, ...]
+    compose_file: Path
+    project: str
+    env_file: EnvFile
+    features: tuple[FeatureRef, ...]
+    order: object                     # restart.graph.Order
+    stacks: tuple[Stack, ...]
+    links: tuple = ()                 # restart.sync.LinkChange
+    start_script: str = ""            # relative to the product, e.g. scripts/05_0_start_app_dev.sh
+    uvl: Path | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def env(self) -> str:
+        return self.settings.env
+
+    def with_compose(self, compose: tuple[str, ...]) -> Plan:
+        """The same plan for another compose command (v1 ``docker-compose`` found at run time)."""
+        from dataclasses import replace
+
+        n = len(self.compose)
+        stacks = tuple(replace(s, argv=compose + s.argv[n:]) for s in self.stacks)
+        return replace(self, compose=compose, stacks=stacks)
+
+
+def short_label(package: str) -> str:
+    """``splent_feature_redis`` → ``redis``: what SPLENT users call a feature."""
+    return package.removeprefix("splent_feature_")
+
+
+def compose_file_for(docker_dir: Path, env: str) -> Path | None:
+    for name in (f"docker-compose.{env}.yml", "docker-compose.yml"):
+        if (docker_dir / name).is_file():
+            return docker_dir / name
+    return None
+
+
+def env_file_path(product_dir: Path, env: str) -> Path:
+    """dev: docker/.env; prod: docker/.env.deploy when it exists, else docker/.env."""
+    docker = product_dir / "docker"
+    if env == "prod" and (docker / ".env.deploy").is_file():
+        return docker / ".env.deploy"
+    return docker / ".env"
+
+
+def stack_timeout(settings: Settings) -> str:
+    return str(max(0, math.ceil(settings.timeout)))
+
+
+def build_plan(settings: Settings) -> Plan:
+    """Read the product's files and decide every step of the run.
+
+    Parameters
+    ----------
+    settings : Settings
+        The resolved workspace, product and environment.
+
+    Returns
+    -------
+    Plan
+        Feature stacks in dependency order (with what each waits for), the symlink changes,
+        the env file's variable names and the start script.
+
+    Raises
+    ------
+    ConfigError
+        For any bad or missing input; nothing has been changed when it is raised.
+    """
+    from restart.graph import order_features
+    from restart.pyproject import find_uvl, read_pyproject
+
+    ws, env, product_dir = settings.workspace, settings.env, settings.product_dir
+    rel = _relative_to(ws)
+    compose_file = compose_file_for(product_dir / "docker", env)
+    if compose_file is None:
+        raise ConfigError(f"no compose file for {settings.product}: neither "
+                          f"{rel(product_dir / 'docker' / f'docker-compose.{env}.yml')} nor "
+                          "docker-compose.yml exists.")
+    config = read_pyproject(product_dir / "pyproject.toml", env)
+    features = config.features
+    uvl = find_uvl(ws, product_dir, config)
+    notes = []
+    model = None
+    if uvl is not None:
+        from restart.uvl import load_uvl
+
+        model = load_uvl(uvl)
+    elif config.spl:
+        notes.append(f'no UVL model found for spl "{config.spl}": stacks restart in declared order')
+    order = order_features([f.package for f in features], model)
+    env_file = read_env_file(env_file_path(product_dir, env), label=rel(env_file_path(product_dir, env)))
+    start = f"entrypoints/entrypoint.{env}.sh" if settings.full else START_SCRIPTS[env]
+    if not (product_dir / start).is_file():
+        raise ConfigError(f"start script {rel(product_dir / start)} does not exist.")
+
+    links = ()
+    if not settings.no_features:
+        from restart.sync import plan_links
+
+        links = plan_links(ws, product_dir, features)
+
+    by_package = {f.package: f for f in features}
+    only = _resolve_only(settings.only, features, rel(product_dir / "pyproject.toml"))
+    compose = settings.compose_cmd or DEFAULT_COMPOSE
+    stacks: list[Stack] = []
+    with_stack: dict[str, tuple[Path, Path]] = {}
+    for package in order.nodes:
+        ref = by_package[package]
+        docker_dir = ref.root(ws) / "docker"
+        file = compose_file_for(docker_dir, env) if docker_dir.is_dir() else None
+        if file is not None:
+            with_stack[package] = (docker_dir, file)
+    for package in order.nodes:
+        if package not in with_stack or (only and package not in only):
+            continue
+        ref = by_package[package]
+        docker_dir, file = with_stack[package]
+        project = ref.stack_project(settings.product, env)
+        argv = (*compose, "-p", project, "--env-file", str(env_file.path), "-f", str(file),
+                "restart", "-t", stack_timeout(settings))
+        needs = _stack_needs(package, order, set(with_stack) & (only or set(with_stack)))
+        stacks.append(Stack(package, short_label(package), project, file, docker_dir, argv,
+                            frozenset(needs), _reasons(package, needs, order)))
+    return Plan(settings=settings, product_dir=product_dir, compose=compose, compose_file=compose_file,
+                project=project_name(settings.product, env), env_file=env_file, features=features,
+                order=order, stacks=tuple(stacks), links=links, start_script=start, uvl=uvl,
+                notes=tuple(notes))
+
+
+def _relative_to(ws: Path):
+    def rel(path: Path) -> str:
+        try:
+            return str(path.relative_to(ws))
+        except ValueError:
+            return str(path)
+    return rel
+
+
+def _resolve_only(names: tuple[str, ...], features, pyproject: str) -> set[str]:
+    """--only accepts the package (splent_feature_redis), the short name (redis) or the entry."""
+    chosen = set()
+    for name in names:
+        hits = {f.package for f in features
+                if name in (f.package, short_label(f.package), f.entry, f.name)}
+        if not hits:
+            known = ", ".join(short_label(f.package) for f in features) or "none"
+            raise ConfigError(f'--only {name}: no such feature is declared in {pyproject} '
+                              f"for this env (declared: {known}).")
+        chosen |= hits
+    return chosen
+
+
+def _stack_needs(package: str, order, stacks: set[str]) -> set[str]:
+    """Nearest stacks this one depends on, looking through features that have no stack."""
+    needs, todo, seen = set(), list(order.needs.get(package, ())), set()
+    while todo:
+        dep = todo.pop()
+        if dep in seen:
+            continue
+        seen.add(dep)
+        if dep in stacks:
+            needs.add(dep)
+        else:
+            todo.extend(order.needs.get(dep, ()))
+    return needs
+
+
+def _reasons(package: str, needs: set[str], order) -> tuple[str, ...]:
+    reasons = []
+    for edge in order.edges:
+        if edge.after == package:
+            reasons.append(f"after {short_label(edge.before)} ({edge.reason})")
+    if not reasons and needs:
+        reasons.append("after " + ", ".join(sorted(short_label(n) for n in needs)))
+    return tuple(reasons)

@@ -1,0 +1,153 @@
+"""What restart tells people: the dry-run plan, the order, the --json object.
+
+Env-file values never appear here: the plan lists variable NAMES only.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict
+from pathlib import Path
+
+from restart.plan import Plan, short_label
+
+AGENT = "python3 -c <restart agent>"
+
+
+def _rel(plan: Plan, path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(plan.settings.workspace))
+    except ValueError:
+        return str(path)
+
+
+def _cmd(argv) -> str:
+    return shlex.join(argv)
+
+
+def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
+    """The whole run as numbered steps with exact commands (secret values never shown)."""
+    s = plan.settings
+    web = pre.web.name if pre else "<web container>"
+    mode = pre.state.mode if pre else "unknown until the web container is inspected"
+    product_path = pre.product_path if pre else f"/workspace/{s.product}"
+    compose = pre.compose if pre else plan.compose
+    if pre and compose != plan.compose:
+        plan = plan.with_compose(compose)
+    names = plan.env_file.names
+    out = [f"plan for {s.product} ({s.env}) in {s.workspace}" + (" [--full]" if s.full else ""),
+           f"  compose project {plan.project}: {_rel(plan, plan.compose_file)} (compose: {' '.join(compose)})",
+           f"  env file {_rel(plan, plan.env_file.path)}: {len(names)} variables: {', '.join(names) or '-'}",
+           f"  web container: {web}" + (f" (found by {pre.web.found_by})" if pre else ""),
+           f"  app: {mode}" + (f" — {pre.state.why}" if pre else ""),
+           f"  order source: {_rel(plan, plan.uvl) if plan.uvl else 'declared order (no UVL model)'}"]
+    if why_no_inspection:
+        out.append(f"  (containers not inspected: {why_no_inspection})")
+    out += [f"  note: {n}" for n in plan.notes]
+    n = 0
+
+    def step(title: str, *lines: str) -> None:
+        nonlocal n
+        n += 1
+        out.append(f"{n}. {title}")
+        out.extend(f"     {line}" for line in lines)
+
+    if s.no_features:
+        step("feature sync: skipped (--no-features)")
+    else:
+        links = [f"{c.action} {_rel(plan, c.path)}" + (f" -> {c.target}" if c.target else "") for c in plan.links]
+        step("feature links", *(links or ["up to date"]))
+        if s.full:
+            step("pip: skipped with --full (the entrypoint installs features)")
+        elif pre:
+            step("pip: " + (f"{len(pre.changes)} change(s)" if pre.changes else "installed features match"),
+                 *[c.label() for c in pre.changes],
+                 *[_cmd(("docker", "exec", web, *argv)) for argv in pre.pip_argvs])
+        else:
+            step("pip: compare `pip list --format=json` in the web container with the declaration")
+    if plan.stacks:
+        lines = []
+        for st in plan.stacks:
+            after = f"  [{'; '.join(st.reasons)}]" if st.reasons else ""
+            lines.append(f"{st.label}: (cd {_rel(plan, st.cwd)} && {_cmd(st.argv)}){after}")
+        step(f"feature stacks ({len(plan.stacks)}, up to {s.parallel} at once, each waits until running"
+             f"/healthy, {s.health_timeout:g}s max)", *lines)
+    else:
+        step("feature stacks: none to restart")
+    env_flags = " ".join(f"-e {name}" for name in names)
+    script = f"{product_path}/{plan.start_script}"
+    if pre and pre.state.mode != "exec-managed":
+        if s.full:
+            step("restart the web container (kept, not recreated)", _cmd(("docker", "restart", "-t",
+                                                                          str(int(s.timeout)), web)))
+        else:
+            step("graceful reload: SIGHUP to the gunicorn master, wait for new workers",
+                 f"docker exec {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")
+        step("report env-file values the container cannot see (main process keeps its creation env)")
+    else:
+        step("stop the app: SIGTERM flask/watchmedo/gunicorn, SIGKILL after the timeout, check none is left",
+             f"docker exec {web} {AGENT} stop {s.timeout:g}")
+        step("start", f"docker exec -d -w {product_path} {env_flags} {web} bash -c <log wrapper> "
+                      f"splent-start /tmp/splent-restart-app.log bash {script}".replace("  ", " "))
+    probe = f"HTTP :{s.port}{s.probe_path}" if s.probe_path else "process only"
+    step(f"verify: app process running and answering ({probe}), {s.start_timeout:g}s max",
+         f"docker exec {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
+    return "\n".join(out)
+
+
+def order_data(plan: Plan) -> dict:
+    order = plan.order
+    return {
+        "product": plan.settings.product, "env": plan.settings.env,
+        "uvl": str(plan.uvl) if plan.uvl else None,
+        "generations": [list(g) for g in order.generations],
+        "edges": [{"before": e.before, "after": e.after, "reason": e.reason, "via": list(e.via)}
+                  for e in order.edges],
+        "notes": list(order.notes) + list(plan.notes),
+        "stacks": [st.feature for st in plan.stacks],
+    }
+
+
+def render_order(plan: Plan, verbose: bool = False) -> str:
+    data = order_data(plan)
+    source = _rel(plan, plan.uvl) if plan.uvl else "declared order (no UVL model)"
+    stacks = set(data["stacks"])
+    out = [f"order for {plan.settings.product} ({plan.settings.env}) from {source}:"]
+    for i, gen in enumerate(data["generations"], 1):
+        out.append(f"  {i}. " + ", ".join(short_label(f) + ("" if f in stacks else " (no stack)") for f in gen))
+    if data["edges"]:
+        out.append("because:")
+        for e in data["edges"]:
+            via = f" via {', '.join(e['via'])}" if e["via"] else ""
+            out.append(f"  {short_label(e['after'])} after {short_label(e['before'])}{via}  ({e['reason']})")
+    if verbose and data["notes"]:
+        out.append("imposing no order:")
+        out.extend(f"  {n}" for n in data["notes"])
+    return "\n".join(out)
+
+
+def result_data(result) -> dict:
+    """The --json object: one per run, whatever the outcome."""
+    plan, pre = result.plan, result.inspection
+    return {
+        "product": plan.settings.product if plan else None,
+        "env": plan.settings.env if plan else None,
+        "outcome": result.outcome,
+        "exit_code": result.exit_code,
+        "error": result.error or None,
+        "container": pre.web.name if pre else None,
+        "mode": pre.state.mode if pre else None,
+        "features": [asdict(c) for c in pre.changes] if pre else [],
+        "links": [{"action": c.action, "path": str(c.path), "target": c.target} for c in plan.links] if plan else [],
+        "stacks": [_outcome(o) for o in result.stacks],
+        "steps": [_outcome(o) for o in result.steps],
+        "app": {"pids_before": result.app.pids_before, "pids_after": result.app.pids_after,
+                "env_not_applied": result.app.env_not_applied,
+                "apply_command": result.app.apply_command or None},
+        "log_tail": result.log,
+        "timings": result.timings,
+    }
+
+
+def _outcome(o) -> dict:
+    return {"name": o.name, "status": o.status, "detail": o.detail, "seconds": round(o.seconds, 3),
+            **({"data": o.data} if o.data else {})}

@@ -1,0 +1,96 @@
+"""The one place where restart starts a subprocess.
+
+Everything else builds argument tuples and hands them to :class:`ShRunner.run`; tests hand the
+same tuples to a fake.  Values meant for the child's environment travel in ``env`` and never in
+``argv``, so ``ps``, shell history and ``-v`` output cannot show them.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Callable, Collection, Mapping, Protocol, Sequence
+
+from restart.errors import CommandFailed
+
+Argv = Sequence[str]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished command left behind."""
+
+    argv: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float = 0.0
+
+
+class Runner(Protocol):
+    """Anything that runs argv tuples the way :class:`ShRunner` does (the fake in tests)."""
+
+    def run(self, argv: Argv, *, cwd: str | os.PathLike | None = None,
+            env: Mapping[str, str] | None = None, timeout: float | None = None,
+            ok: Collection[int] = (0,)) -> Result: ...
+
+
+def mask(argv: Argv, secrets: Collection[str]) -> str:
+    """Quote argv for humans, hiding any element that carries a secret value."""
+    shown = []
+    for arg in argv:
+        if any(s and s in arg for s in secrets):
+            arg = "***"
+        shown.append(arg)
+    return shlex.join(shown)
+
+
+def _text(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode(errors="replace")
+    return data or ""
+
+
+class ShRunner:
+    """Runs commands through ``sh``, folding its three failure shapes into CommandFailed.
+
+    Parameters
+    ----------
+    echo : callable, optional
+        Called with each command line (secrets masked) before it runs; ``-v`` prints them.
+    secrets : collection of str
+        Values that must never be echoed (the env file's values).
+    """
+
+    def __init__(self, *, echo: Callable[[str], None] | None = None,
+                 secrets: Collection[str] = ()) -> None:
+        self.echo = echo
+        self.secrets = tuple(s for s in secrets if s)
+
+    def run(self, argv: Argv, *, cwd: str | os.PathLike | None = None,
+            env: Mapping[str, str] | None = None, timeout: float | None = None,
+            ok: Collection[int] = (0,)) -> Result:
+        import sh  # sh costs ~40 ms to import; --help and --dry-run never need it
+
+        argv = tuple(str(a) for a in argv)
+        if self.echo:
+            self.echo(mask(argv, self.secrets))
+        child_env = {**os.environ, **(env or {})}  # sh's _env replaces the environment
+        started = time.monotonic()
+        try:
+            proc = sh.Command(argv[0])(
+                *argv[1:], _cwd=str(cwd) if cwd else None, _env=child_env, _timeout=timeout,
+                _ok_code=list(ok), _tty_out=False, _return_cmd=True, _new_session=True,
+                _in=None,
+            )
+        except sh.ErrorReturnCode as e:
+            raise CommandFailed(argv, e.exit_code, _text(e.stderr) or _text(e.stdout)) from None
+        except sh.TimeoutException:
+            raise CommandFailed(argv, None, f"timed out after {timeout:g}s") from None
+        except sh.CommandNotFound:
+            raise CommandFailed(argv, 127, f"{argv[0]} not found on PATH") from None
+        except PermissionError as e:
+            raise CommandFailed(argv, 126, f"{argv[0]}: {e.strerror}") from None
+        return Result(argv, proc.exit_code, _text(proc.stdout), _text(proc.stderr),
+                      time.monotonic() - started)

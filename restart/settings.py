@@ -1,0 +1,134 @@
+"""One resolved view of what this run is about: flags > environment > workspace ``.env``.
+
+The reference resolved the environment three ways in one command; here it is resolved once,
+in :func:`resolve`, and every step reads it from :class:`Settings`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from restart.errors import ConfigError
+
+ENVS = ("dev", "prod")
+DEFAULT_WORKSPACE = Path("/workspace")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know before reading the product's files."""
+
+    workspace: Path
+    product: str
+    env: str
+    full: bool = False
+    dry_run: bool = False
+    print_order: bool = False
+    json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    color: bool = False
+    timeout: float = 10.0
+    health_timeout: float = 60.0
+    start_timeout: float = 30.0
+    parallel: int = 4
+    only: tuple[str, ...] = ()
+    no_features: bool = False
+    keep_going: bool = False
+    compose_cmd: tuple[str, ...] | None = None
+    container: str | None = None
+    port: int = 5000
+    probe_path: str | None = "/"
+    log_files: tuple[str, ...] = ()
+
+    @property
+    def product_dir(self) -> Path:
+        return self.workspace / self.product
+
+
+def read_workspace_env(workspace: Path) -> dict[str, str]:
+    """The workspace ``.env`` as plain KEY=VALUE (SPLENT writes it that way); missing → {}."""
+    path = workspace / ".env"
+    if not path.is_file():
+        return {}
+    from restart.envfile import read_env_file
+
+    return read_env_file(path).values
+
+
+def find_workspace(cwd: Path) -> Path | None:
+    """The nearest folder at or above cwd whose ``.env`` names SPLENT_APP."""
+    for folder in (cwd, *cwd.parents):
+        env = folder / ".env"
+        try:
+            if env.is_file() and any(line.strip().removeprefix("export ").startswith("SPLENT_APP=")
+                                     for line in env.read_text(errors="replace").splitlines()):
+                return folder
+        except OSError:
+            continue
+    return None
+
+
+def resolve_workspace(flag: str | None, environ: Mapping[str, str], cwd: Path) -> Path:
+    """--workspace, else WORKING_DIR, else search upward from cwd, else /workspace."""
+    if flag:
+        source, path = "--workspace", Path(flag)
+    elif environ.get("WORKING_DIR"):
+        source, path = "WORKING_DIR", Path(environ["WORKING_DIR"])
+    else:
+        found = find_workspace(cwd)
+        source, path = ("the current directory", found) if found else ("the default", DEFAULT_WORKSPACE)
+        if not found and not path.is_dir():
+            raise ConfigError("no SPLENT workspace found: no folder above the current directory has a "
+                              ".env with SPLENT_APP, and /workspace does not exist (use --workspace).")
+    if not path.is_dir():
+        raise ConfigError(f"workspace {path} (from {source}) is not a directory.")
+    return path.resolve()
+
+
+def resolve_env(dev: bool, prod: bool, environ: Mapping[str, str], ws_env: Mapping[str, str]) -> str:
+    if dev and prod:
+        raise ConfigError("--dev and --prod exclude each other; give one.")
+    if dev or prod:
+        return "dev" if dev else "prod"
+    value = environ.get("SPLENT_ENV") or ws_env.get("SPLENT_ENV") or "dev"
+    if value not in ENVS:
+        raise ConfigError(f'SPLENT_ENV is "{value}"; it must be "dev" or "prod".')
+    return value
+
+
+def resolve_product(flag: str | None, environ: Mapping[str, str], ws_env: Mapping[str, str],
+                    workspace: Path) -> str:
+    product = flag or environ.get("SPLENT_APP") or ws_env.get("SPLENT_APP")
+    if not product:
+        raise ConfigError(f"SPLENT_APP is not set (in the environment or {workspace / '.env'}); "
+                          "use --product NAME.")
+    if "/" in product or product in (".", "..") or not (workspace / product).is_dir():
+        raise ConfigError(f'product "{product}" not found: {workspace / product} is not a directory.')
+    return product
+
+
+def resolve(args, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Build Settings from parsed CLI args (an argparse Namespace)."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    if args.dev and args.prod:  # before anything else: a usage error needs no workspace
+        raise ConfigError("--dev and --prod exclude each other; give one.")
+    workspace = resolve_workspace(args.workspace, environ, cwd)
+    ws_env = read_workspace_env(workspace)
+    env = resolve_env(args.dev, args.prod, environ, ws_env)
+    product = resolve_product(args.product, environ, ws_env, workspace)
+    color = not args.no_color and not environ.get("NO_COLOR") and not args.json
+    return Settings(
+        workspace=workspace, product=product, env=env, full=args.full, dry_run=args.dry_run,
+        print_order=args.print_order, json=args.json, quiet=args.quiet, verbose=args.verbose,
+        color=color, timeout=args.timeout, health_timeout=args.health_timeout,
+        start_timeout=args.start_timeout, parallel=args.parallel, only=tuple(args.only or ()),
+        no_features=args.no_features, keep_going=args.keep_going,
+        compose_cmd=tuple(args.compose_cmd.split()) if args.compose_cmd else None,
+        container=args.container, port=args.port,
+        probe_path=None if args.no_probe else args.probe_path,
+        log_files=tuple(args.log_file or ()),
+    )
