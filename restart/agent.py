@@ -6,7 +6,7 @@ never matches itself (it skips its own PID and ancestors, and matches on argv[0]
 and does a whole step per ``docker exec``: stop with SIGTERM → wait → SIGKILL → check, reload
 a gunicorn master and watch its workers change, or wait until the app answers.
 
-It must stay self-contained (stdlib only, Python 3.7+) because it is sent as source text.
+It must stay self-contained (stdlib only, Python 3.6+) because it is sent as source text.
 Every command prints one JSON object on stdout.
 """
 import json
@@ -25,9 +25,9 @@ def read_procs():
         if not entry.isdigit():
             continue
         try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
                 raw = f.read()
-            with open("/proc/%s/stat" % entry) as f:
+            with open(f"/proc/{entry}/stat") as f:
                 stat = f.read()
         except OSError:
             continue
@@ -86,7 +86,7 @@ def status():
 
 def alive(pid):
     try:
-        with open("/proc/%d/stat" % pid) as f:
+        with open(f"/proc/{pid}/stat") as f:
             return f.read().split(") ")[-1][:1] != "Z"
     except OSError:
         return False
@@ -123,7 +123,7 @@ def stop(timeout):
 
 def http_status(port, path):
     try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=1) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -203,7 +203,7 @@ def main(args):
     elif cmd == "files":
         result = files(rest)
     else:
-        raise SystemExit("unknown agent command %r" % cmd)
+        raise SystemExit(f"unknown agent command {cmd!r}")
     json.dump(result, sys.stdout)
 
 

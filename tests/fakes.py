@@ -1,0 +1,50 @@
+"""A fake Runner for unit tests: records every argv and answers from a script of replies."""
+from __future__ import annotations
+
+from restart.runner import Result
+
+# argv prefixes of Docker calls that change state; everything else only reads.
+CHANGING = (("docker", "compose"), ("docker-compose",), ("docker", "restart"), ("docker", "exec"),
+            ("docker", "stop"), ("docker", "kill"), ("docker", "start"))
+READ_ONLY_COMPOSE = ("ps", "version", "config")
+
+
+class FakeRunner:
+    def __init__(self, replies=()):
+        self.calls: list[tuple[str, ...]] = []
+        self.envs: list[dict] = []
+        self.replies = list(replies)   # [(argv_prefix, Result | Exception | callable)]
+
+    def run(self, argv, *, cwd=None, env=None, timeout=None, ok=(0,)):
+        argv = tuple(str(a) for a in argv)
+        self.calls.append(argv)
+        self.envs.append(dict(env or {}))
+        for prefix, reply in self.replies:
+            if argv[: len(prefix)] == tuple(prefix):
+                if callable(reply) and not isinstance(reply, Result):
+                    reply = reply(argv)
+                if isinstance(reply, Exception):
+                    raise reply
+                return reply
+        return Result(argv, 0, "", "")
+
+    def changing_calls(self) -> list[tuple[str, ...]]:
+        """Calls that could change a container, stack or process (agent status/files/tail are reads)."""
+        out = []
+        for argv in self.calls:
+            if not any(argv[: len(p)] == p for p in CHANGING):
+                continue
+            if any(word in argv for word in READ_ONLY_COMPOSE) and argv[:2] != ("docker", "exec"):
+                continue
+            if argv[:2] == ("docker", "exec") and "-c" in argv:
+                i = argv.index("-c")
+                if argv[i + 2: i + 3] in (("status",), ("files",), ("tail",)):
+                    continue
+            if argv[:2] == ("docker", "exec") and argv[-3:] == ("pip", "list", "--format=json"):
+                continue
+            out.append(argv)
+        return out
+
+
+def ok(stdout: str = "", argv=("x",)) -> Result:
+    return Result(tuple(argv), 0, stdout, "")

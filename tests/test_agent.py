@@ -1,0 +1,54 @@
+"""The in-container agent's matching rules: judged on the program, never on arguments."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from restart import agent
+
+
+@pytest.mark.parametrize("argv, role", [
+    (["/usr/bin/python3", "/usr/bin/gunicorn", "--bind", "0.0.0.0:5000", "app:create_app()"], "gunicorn"),
+    (["gunicorn: master [demo:create_app()]"], "gunicorn"),
+    (["gunicorn", "-w", "2", "x:y"], "gunicorn"),
+    (["/usr/bin/python3", "/usr/bin/watchmedo", "auto-restart", "--", "flask", "run"], "watchmedo"),
+    (["/usr/bin/python3", "/usr/bin/flask", "--app", "demo", "run", "--host=0.0.0.0"], "flask"),
+    (["python3", "-m", "flask", "run"], "flask"),
+    (["flask", "run"], "flask"),
+    # never match a shell whose SCRIPT mentions them: the reference's pkill killed its own bash
+    (["bash", "-c", "pkill -f 'flask run' ; pkill -f watchmedo ; pkill -f gunicorn"], None),
+    (["sh", "-c", "gunicorn x"], None),
+    (["python3", "-c", "<agent source mentioning gunicorn and flask run>", "stop", "10"], None),
+    (["flask", "db", "upgrade"], None),
+    (["tail", "-f", "/dev/null"], None),
+    (["redis-server", "*:6379"], None),
+    ([], None),
+])
+def test_role(argv, role):
+    assert agent.role(argv) == role
+
+
+def test_chain_to_init_tells_main_process_from_exec():
+    procs = {1: {"pid": 1, "ppid": 0, "argv": ["bash", "-c", "bash /workspace/p/entrypoints/entrypoint.prod.sh"]},
+             7: {"pid": 7, "ppid": 1, "argv": ["gunicorn: master"]},
+             40: {"pid": 40, "ppid": 0, "argv": ["bash", "/workspace/p/scripts/05_1_start_app_prod.sh"]},
+             41: {"pid": 41, "ppid": 40, "argv": ["gunicorn: master"]}}
+    assert agent.chain_to_init(procs, 7) is True
+    assert agent.chain_to_init(procs, 41) is False
+
+
+def test_read_procs_excludes_itself_and_its_parents():
+    # run as a real program: the process list it prints must not contain its own pid or parent
+    out = subprocess.run([sys.executable, "-c", "import json,os,sys; sys.path.insert(0, '.');"
+                          "from restart import agent; p = agent.read_procs();"
+                          "print(json.dumps([os.getpid() in p, os.getppid() in p]))"],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [False, False]
+
+
+def test_files_and_tail(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"line {i}\n" for i in range(50)))
+    assert agent.tail([str(log), str(tmp_path / "none")], 3) == {str(log): ["line 47", "line 48", "line 49"]}
+    assert agent.files([str(log)])[str(log)] == {"exists": True, "readable": True}

@@ -1,0 +1,63 @@
+"""ShRunner against real processes: argv only, env by name, one error type."""
+import os
+
+import pytest
+
+from restart.errors import CommandFailed
+from restart.runner import ShRunner, mask
+
+
+def test_captures_stdout_and_code():
+    r = ShRunner().run(["echo", "hello world"])
+    assert (r.code, r.stdout) == (0, "hello world\n")
+
+
+def test_env_values_reach_child_not_argv():
+    seen = []
+    r = ShRunner(echo=seen.append, secrets=["s3cr3t"]).run(
+        ["python3", "-c", "import os; print(os.environ['TOKEN'])"], env={"TOKEN": "s3cr3t"})
+    assert r.stdout.strip() == "s3cr3t"
+    assert "s3cr3t" not in " ".join(r.argv)
+    assert seen and "s3cr3t" not in seen[0]
+
+
+def test_child_keeps_parent_environment():
+    os.environ["RESTART_TEST_PARENT"] = "kept"
+    try:
+        r = ShRunner().run(["sh", "-c", 'echo "$RESTART_TEST_PARENT"'], env={"OTHER": "1"})
+    finally:
+        del os.environ["RESTART_TEST_PARENT"]
+    assert r.stdout.strip() == "kept"
+
+
+def test_failure_carries_argv_code_and_stderr_tail():
+    with pytest.raises(CommandFailed) as info:
+        ShRunner().run(["sh", "-c", "echo first >&2; echo 'the real reason' >&2; exit 3"])
+    e = info.value
+    assert e.code == 3 and e.argv[0] == "sh"
+    assert str(e).endswith("the real reason")
+
+
+def test_missing_program_is_command_failed_127():
+    with pytest.raises(CommandFailed) as info:
+        ShRunner().run(["restart-no-such-program-xyz"])
+    assert info.value.code == 127 and "not found" in str(info.value)
+
+
+def test_timeout_is_command_failed():
+    with pytest.raises(CommandFailed) as info:
+        ShRunner().run(["sleep", "5"], timeout=0.3)
+    assert info.value.code is None and "timed out" in str(info.value)
+
+
+def test_cwd(tmp_path):
+    assert ShRunner().run(["pwd"], cwd=tmp_path).stdout.strip() == str(tmp_path)
+
+
+def test_ok_codes():
+    assert ShRunner().run(["sh", "-c", "exit 4"], ok=(0, 4)).code == 4
+
+
+def test_mask_hides_secret_bearing_args():
+    assert mask(["docker", "exec", "-e", "TOKEN", "c", "x=abc123"], ["abc123"]) == \
+        "docker exec -e TOKEN c '***'"

@@ -1,0 +1,113 @@
+"""run_dag with toy stacks: dependency order, parallelism bound, failures and skips."""
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from restart.plan import Stack
+from restart.progress import Outcome, Progress
+from restart.stacks import run_dag
+
+
+def stack(name, needs=()):
+    return Stack(name, name, f"p_{name}", Path("/x"), Path("/x"), ("true",), frozenset(needs))
+
+
+class Recorder:
+    def __init__(self, delays=None, fail=()):
+        self.delays, self.fail = delays or {}, set(fail)
+        self.log, self.lock, self.active, self.peak = [], threading.Lock(), 0, 0
+
+    def __call__(self, st):
+        with self.lock:
+            self.log.append(("start", st.feature, time.monotonic()))
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(self.delays.get(st.feature, 0.05))
+        with self.lock:
+            self.active -= 1
+            self.log.append(("end", st.feature, time.monotonic()))
+        return Outcome(st.label, "failed" if st.feature in self.fail else "ok", kind="stack")
+
+    def t(self, what, name):
+        return next(t for w, n, t in self.log if w == what and n == name)
+
+
+def quiet():
+    return Progress(quiet=True)
+
+
+def test_dependents_start_after_their_dependency_ends():
+    rec = Recorder({"redis": 0.2})
+    out = run_dag([stack("redis"), stack("queue", {"redis"}), stack("mail")], rec, quiet(), workers=4)
+    assert {o.name: o.status for o in out} == {"redis": "ok", "queue": "ok", "mail": "ok"}
+    assert rec.t("start", "queue") >= rec.t("end", "redis")
+    assert rec.t("start", "mail") < rec.t("end", "redis")  # independent: ran alongside
+
+
+def test_true_dag_not_generations():
+    # a -> c (slow a), b -> d (fast b): d must not wait for the slow a
+    rec = Recorder({"a": 0.5, "b": 0.05, "c": 0.05, "d": 0.05})
+    run_dag([stack("a"), stack("b"), stack("c", {"a"}), stack("d", {"b"})], rec, quiet(), workers=4)
+    assert rec.t("start", "d") < rec.t("end", "a")
+
+
+def test_parallel_bound():
+    rec = Recorder({n: 0.15 for n in "abcdef"})
+    run_dag([stack(n) for n in "abcdef"], rec, quiet(), workers=2)
+    assert rec.peak == 2
+
+
+def test_failure_skips_dependents_but_not_independents():
+    rec = Recorder(fail={"redis"})
+    out = run_dag([stack("redis"), stack("queue", {"redis"}), stack("nginx", {"queue"}), stack("mail")],
+                  rec, quiet(), workers=1)
+    status = {o.name: o.status for o in out}
+    assert status == {"redis": "failed", "queue": "skipped", "nginx": "skipped", "mail": "ok"}
+    assert "redis did not restart" in next(o.detail for o in out if o.name == "queue")
+    assert [n for w, n, _ in rec.log if w == "start"] == ["redis", "mail"]
+
+
+def test_restart_error_becomes_failed_outcome():
+    from restart.errors import RestartError
+
+    def boom(st):
+        raise RestartError("compose exploded")
+    out = run_dag([stack("a")], boom, quiet())
+    assert out[0].status == "failed" and "compose exploded" in out[0].detail
+
+
+def test_interrupt_lets_running_finish_and_starts_nothing_new(monkeypatch):
+    import restart.stacks as mod
+
+    real_wait, calls = mod.wait, {"n": 0}
+
+    def wait_then_interrupt(fs, return_when):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return real_wait(fs, return_when=return_when)
+    monkeypatch.setattr(mod, "wait", wait_then_interrupt)
+    rec = Recorder({"a": 0.2})
+    with pytest.raises(KeyboardInterrupt):
+        run_dag([stack("a"), stack("b", {"a"})], rec, quiet(), workers=2)
+    status = {o.name: o.status for o in run_dag.last}
+    assert status == {"a": "ok", "b": "not started"}
+
+
+def test_progress_lines_sequential_and_piped():
+    import io
+
+    buf = io.StringIO()
+    run_dag([stack("redis"), stack("queue", {"redis"})], Recorder(), Progress(buf, tty=False), workers=1)
+    lines = buf.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines] == [["✓", "redis"], ["✓", "queue"]]
+
+
+def test_progress_on_tty_keeps_mark_on_the_start_line():
+    import io
+
+    buf = io.StringIO()
+    run_dag([stack("redis")], Recorder(), Progress(buf, tty=True), workers=1)
+    assert buf.getvalue().startswith("⏳ redis … ✓")
