@@ -1,0 +1,383 @@
+"""Feature sync: make ``<product>/features/`` and the web container's pip match the declaration.
+
+Everything is decided before anything changes: :func:`plan_links` and :func:`diff_features`
+only read; :func:`apply_links` is the one function here that writes, and it only creates,
+swaps or removes symlinks.  Docker and pip are the executor's job: :func:`pip_argvs` hands
+it argv tuples.
+"""
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from restart.errors import ConfigError, RestartError
+from restart.features import EDITABLE, PINNED, FeatureRef, normalize_package
+
+CREATE, REPLACE, REMOVE = "create", "replace", "remove"
+NEW, REMOVED, BUMP, SWITCH = "new", "removed", "bump", "switch"
+NON_EDITABLE = "non-editable"      # installed from a wheel or sdist: no source folder
+FEATURE_PREFIX = "splent_feature_"
+PIP = ("python3", "-m", "pip")
+
+
+# --- symlinks ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LinkChange:
+    """One symlink to create, re-point or remove under ``<product>/features/``."""
+
+    action: str            # "create" | "replace" | "remove"
+    path: Path
+    target: str | None     # relative target; None for "remove"
+
+
+def plan_links(workspace: Path, product_dir: Path, features: Sequence[FeatureRef]) -> tuple[LinkChange, ...]:
+    """Decide the symlink changes that make ``<product>/features/`` match ``features``.
+
+    Parameters
+    ----------
+    workspace, product_dir : Path
+    features : sequence of FeatureRef
+        The declared features, in order.
+
+    Returns
+    -------
+    tuple of LinkChange
+        Stale symlinks under ``features/<ns>/`` to remove (sorted), then the links to create
+        or re-point, in declared order.  Targets are relative: ``../../../<name>`` (editable)
+        or ``../../../.splent_cache/features/<ns_safe>/<name>@<version>`` (pinned) for a
+        product directly inside the workspace.  Correct links produce no change.
+
+    Raises
+    ------
+    ConfigError
+        A pinned feature missing from the cache, an editable feature without its checkout,
+        a source or product that resolves outside the workspace (the web container sees only
+        the workspace), or a real file or directory where a link belongs (never deleted).
+    """
+    ws_real = os.path.realpath(workspace)
+    rel = _shower(workspace)
+    product_real = os.path.realpath(product_dir)
+    if not _within(product_real, ws_real):
+        raise ConfigError(f"{product_dir} resolves outside the workspace {workspace} ({product_real}).")
+    features_dir = product_dir / "features"
+    _need_directory(features_dir, rel)
+
+    expected: dict[Path, str] = {}
+    changes: list[LinkChange] = []
+    for ref in features:
+        link = ref.link_path(product_dir)
+        if link in expected:
+            continue
+        root = ref.root(workspace)
+        if not root.is_dir():
+            if ref.mode == PINNED:
+                raise ConfigError(f'feature "{ref.entry}" is not in the cache ({rel(root)}); '
+                                  "`splent product:resolve` fetches it.")
+            raise ConfigError(f'feature "{ref.entry}" is editable but its checkout {rel(root)}/ does not '
+                              "exist in the workspace.")
+        root_real = os.path.realpath(root)
+        if not _within(root_real, ws_real):
+            raise ConfigError(f'feature "{ref.entry}" resolves outside the workspace ({rel(root)} → '
+                              f"{root_real}), where the web container cannot see it.")
+        _need_directory(link.parent, rel)
+        lexical_root = os.path.join(ws_real, os.path.relpath(root, workspace))
+        target = os.path.relpath(lexical_root, os.path.join(product_real, "features", ref.ns_safe))
+        expected[link] = target
+        if link.is_symlink():
+            if os.readlink(link) != target:
+                changes.append(LinkChange(REPLACE, link, target))
+        elif os.path.lexists(link):
+            kind = "directory" if link.is_dir() else "file"
+            raise ConfigError(f"{rel(link)} is a real {kind}, not a symlink: move it away so feature "
+                              f'"{ref.entry}" can be linked there (restart never deletes one).')
+        else:
+            changes.append(LinkChange(CREATE, link, target))
+
+    stale = []
+    if features_dir.is_dir():
+        for ns_dir in sorted(features_dir.iterdir()):
+            if ns_dir.is_symlink() or not ns_dir.is_dir():
+                continue                     # not SPLENT's layout: leave it alone
+            stale += [LinkChange(REMOVE, p, None) for p in sorted(ns_dir.iterdir())
+                      if p.is_symlink() and p not in expected]
+    return tuple(stale + changes)
+
+
+def apply_links(changes: Sequence[LinkChange]) -> None:
+    """Carry out :func:`plan_links`'s changes; a re-pointed link is swapped atomically.
+
+    Raises
+    ------
+    RestartError
+        When the filesystem changed since planning (say, a directory appeared where a link
+        goes) or cannot be written.  A non-symlink is never removed.
+    """
+    for change in changes:
+        path = change.path
+        try:
+            if change.action == REMOVE:
+                if path.is_symlink():
+                    path.unlink()
+                elif os.path.lexists(path):
+                    raise RestartError(f"{path} is no longer a symlink; it was not removed.")
+            elif change.action == CREATE:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(change.target, path)
+            elif change.action == REPLACE:
+                if not path.is_symlink():
+                    raise RestartError(f"{path} is no longer a symlink; it was not replaced.")
+                tmp = path.with_name(f".{path.name}.restart-tmp")
+                if tmp.is_symlink():
+                    tmp.unlink()
+                os.symlink(change.target, tmp)
+                os.replace(tmp, path)        # rename(2): never follows, never replaces a directory
+            else:
+                raise ValueError(f"unknown link action {change.action!r}")
+        except OSError as e:
+            reason = e.strerror or e
+            raise RestartError(f"cannot {change.action} the feature link {path}: {reason}.") from None
+
+
+def _need_directory(path: Path, rel: Callable[[Path], str]) -> None:
+    """A link folder must be a real directory (or absent): a symlinked one could write elsewhere."""
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+        what = "a symlink" if path.is_symlink() else "a file"
+        raise ConfigError(f"{rel(path)} is {what}, not a directory: restart will not put feature links "
+                          "there.")
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _shower(workspace: Path) -> Callable[[Path], str]:
+    def rel(path: Path) -> str:
+        try:
+            return str(Path(path).relative_to(workspace))
+        except ValueError:
+            return str(path)
+    return rel
+
+
+# --- pip ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Installed:
+    """One package ``pip list`` reports in the web container."""
+
+    package: str             # normalised: lower-case, runs of '-', '_', '.' → '_'
+    version: str
+    location: str | None     # editable_project_location (pip >= 21.3); None: not editable
+
+
+def parse_pip_list(text: str) -> dict[str, Installed]:
+    """Read ``pip list --format=json`` output, keyed by normalised package name.
+
+    Raises
+    ------
+    RestartError
+        The output is not pip's JSON list (a container problem, not a configuration one).
+
+    Examples
+    --------
+    >>> parse_pip_list('[{"name": "splent-feature-x", "version": "1.0.0", '
+    ...                '"editable_project_location": "/workspace/splent_feature_x"}]')
+    {'splent_feature_x': Installed(package='splent_feature_x', version='1.0.0', \
+location='/workspace/splent_feature_x')}
+    """
+    data = _json_list(text)
+    if data is None or not all(isinstance(d, dict) and isinstance(d.get("name"), str) for d in data):
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        raise RestartError("`pip list --format=json` in the web container did not print a package list"
+                           + (f": {first[:120]}" if first else " (empty output)") + ".")
+    installed = {}
+    for item in data:
+        package = normalize_package(item["name"])
+        location = item.get("editable_project_location")
+        installed[package] = Installed(package, str(item.get("version", "")),
+                                       location if isinstance(location, str) and location else None)
+    return installed
+
+
+def _json_list(text: str) -> list | None:
+    """The JSON list in pip's stdout; tolerates a stray line (a notice) around it."""
+    candidates = [text] + [line for line in text.splitlines() if line.lstrip().startswith("[")]
+    for candidate in candidates:
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(data, list):
+            return data
+    return None
+
+
+@dataclass(frozen=True)
+class FeatureChange:
+    """One difference between the declaration and the web container's pip."""
+
+    kind: str              # "new" | "removed" | "bump" | "switch"
+    package: str
+    old: str | None        # for display: installed version, mode or location
+    new: str | None        # for display: declared version, mode or location
+    path: str | None       # container path to `pip install -e`; None for "removed"
+
+    def label(self) -> str:
+        """Progress text, e.g. ``↑ splent_feature_redis 1.0.0 → 1.1.0``."""
+        if self.kind == NEW:
+            return f"+ {self.package} (new)"
+        if self.kind == REMOVED:
+            return f"- {self.package} (removed)"
+        if self.kind == BUMP:
+            arrow = "↓" if _older(self.new or "", self.old or "") else "↑"
+            return f"{arrow} {self.package} {self.old} → {self.new}"
+        return f"⇄ {self.package} {self.old} → {self.new}"
+
+
+def diff_features(features: Sequence[FeatureRef], installed: Mapping[str, Installed],
+                  to_container: Callable[[FeatureRef], str], *,
+                  known: Collection[str] = ()) -> tuple[FeatureChange, ...]:
+    """Compare the declared features with what pip reports in the web container.
+
+    Parameters
+    ----------
+    features : sequence of FeatureRef
+        Declared, in order.
+    installed : mapping
+        :func:`parse_pip_list`'s result.
+    to_container : callable
+        A feature → the container path of its source folder (``ref.root`` mapped in).
+    known : collection of str
+        Packages the product declared before: removed when no longer declared, even when
+        not named ``splent_feature_*``.
+
+    Returns
+    -------
+    tuple of FeatureChange
+        Removals first (sorted; what pip does first), then declared features in order:
+
+        - ``new``: not installed;
+        - ``switch``: the installed mode differs (``editable`` / ``pinned`` / ``non-editable``;
+          a location under ``.splent_cache/features/`` or ending in ``<name>@<version>`` is
+          pinned), or the mode matches but the source folder differs (old/new are then the
+          two locations);
+        - ``bump``: pinned, installed pinned or non-editable, and the versions differ (tag
+          without ``v`` vs pip's version; ``1.0`` equals ``1.0.0``).
+
+        A feature installed editable from exactly its declared folder (or from the product's
+        ``features/<ns_safe>/<link_name>`` link to it, as SPLENT installs) is unchanged even
+        when pip's version differs from the tag: the folder is the tag's clone, and a tag
+        whose pyproject was not bumped would otherwise reinstall on every run.  A pinned
+        feature installed non-editable at the declared version is unchanged too.
+
+    Examples
+    --------
+    >>> from restart.features import parse_entry
+    >>> ref = parse_entry("splent_feature_x@v1.1.0", source="", key="")
+    >>> old = {"splent_feature_x": Installed("splent_feature_x", "1.0.0", None)}
+    >>> [c.label() for c in diff_features([ref], old, lambda r: "/workspace/x")]
+    ['↑ splent_feature_x 1.0.0 → 1.1.0']
+    """
+    declared = {ref.package for ref in features}
+    was_declared = {normalize_package(name) for name in known}
+    changes = [FeatureChange(REMOVED, pkg, inst.version, None, None)
+               for pkg, inst in sorted(installed.items())
+               if pkg not in declared and (pkg.startswith(FEATURE_PREFIX) or pkg in was_declared)]
+    seen = set()
+    for ref in features:
+        if ref.package in seen:
+            continue
+        seen.add(ref.package)
+        path = posixpath.normpath(to_container(ref))
+        change = _change(ref, installed.get(ref.package), path)
+        if change is not None:
+            changes.append(change)
+    return tuple(changes)
+
+
+def _change(ref: FeatureRef, inst: Installed | None, path: str) -> FeatureChange | None:
+    if inst is None:
+        return FeatureChange(NEW, ref.package, None, ref.release or EDITABLE, path)
+    location = posixpath.normpath(inst.location) if inst.location else None
+    if location is not None and _same_source(location, path, ref):
+        return None
+    mode = _installed_mode(location)
+    if mode != ref.mode and not (ref.mode == PINNED and mode == NON_EDITABLE):
+        return FeatureChange(SWITCH, ref.package, mode, ref.mode, path)
+    if ref.mode == PINNED and not same_version(ref.release or "", inst.version):
+        return FeatureChange(BUMP, ref.package, inst.version, ref.release, path)
+    if location is None:            # pinned, non-editable, same version: the same code
+        return None
+    return FeatureChange(SWITCH, ref.package, location, path, path)
+
+
+def _installed_mode(location: str | None) -> str:
+    if location is None:
+        return NON_EDITABLE
+    if "/.splent_cache/features/" in location + "/" or "@" in posixpath.basename(location):
+        return PINNED
+    return EDITABLE
+
+
+def _same_source(location: str, path: str, ref: FeatureRef) -> bool:
+    """Installed from the declared folder itself, or from a product's link to it."""
+    return location == path or location.endswith(f"/features/{ref.ns_safe}/{ref.link_name}")
+
+
+_RELEASE = re.compile(r"(\d+(?:\.\d+)*)(.*)")
+
+
+def _version_key(version: str) -> tuple[tuple[int, ...], str]:
+    """``v1.2.0`` → ((1, 2), ""); ``1.0.0-rc1`` → ((1,), "rc1"): enough of PEP 440 for tags."""
+    text = version.strip().lower()
+    text = text[1:] if text.startswith("v") else text
+    match = _RELEASE.fullmatch(text)
+    if not match:
+        return (), text
+    release = [int(part) for part in match[1].split(".")]
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    return tuple(release), re.sub(r"[-_.]", "", match[2])
+
+
+def same_version(a: str, b: str) -> bool:
+    """Whether a tag and pip's version name one release: ``v1.0`` == ``1.0.0``."""
+    return _version_key(a) == _version_key(b)
+
+
+def _older(a: str, b: str) -> bool:
+    """``a`` is a plain release strictly before ``b`` (pre-releases are never called older)."""
+    ka, kb = _version_key(a), _version_key(b)
+    return bool(ka[0] and kb[0]) and not ka[1] and not kb[1] and ka[0] < kb[0]
+
+
+def pip_argvs(changes: Sequence[FeatureChange]) -> tuple[tuple[str, ...], ...]:
+    """The pip calls that carry out ``changes``: at most one uninstall, then one install.
+
+    Only removed features are uninstalled.  Bumps and switches are not: ``pip install -e``
+    replaces an installed distribution of the same name itself, and if the install fails
+    it rolls the old one back, so the container never ends up without the feature.
+
+    Examples
+    --------
+    >>> pip_argvs([FeatureChange("removed", "splent_feature_a", "1.0", None, None),
+    ...            FeatureChange("new", "splent_feature_b", None, "editable", "/workspace/b")])
+    (('python3', '-m', 'pip', 'uninstall', '-y', 'splent_feature_a'), \
+('python3', '-m', 'pip', 'install', '--no-input', '-q', '--no-deps', '--no-build-isolation', \
+'-e', '/workspace/b'))
+    """
+    removed = list(dict.fromkeys(c.package for c in changes if c.kind == REMOVED))
+    paths = list(dict.fromkeys(c.path for c in changes if c.kind != REMOVED and c.path))
+    argvs = []
+    if removed:
+        argvs.append((*PIP, "uninstall", "-y", *removed))
+    if paths:
+        argvs.append((*PIP, "install", "--no-input", "-q", "--no-deps", "--no-build-isolation",
+                      *(arg for path in paths for arg in ("-e", path))))
+    return tuple(argvs)

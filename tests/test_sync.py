@@ -1,0 +1,382 @@
+"""Feature sync: symlink planning and applying, pip list parsing, change detection, pip argv."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from restart.errors import ConfigError, RestartError
+from restart.features import parse_entry
+from restart.sync import (
+    FeatureChange,
+    Installed,
+    LinkChange,
+    apply_links,
+    diff_features,
+    parse_pip_list,
+    pip_argvs,
+    plan_links,
+    same_version,
+)
+
+REDIS = "splent-io/splent_feature_redis@v1.5.6"
+THEME = "splent-io/splent_feature_theme"
+REDIS_TARGET = "../../../.splent_cache/features/splent_io/splent_feature_redis@v1.5.6"
+
+
+def refs(*entries):
+    return [parse_entry(e, source="app/pyproject.toml", key="[tool.splent].features") for e in entries]
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    """A workspace with product ``app``, a cached redis v1.5.6 and a theme checkout."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / ".splent_cache/features/splent_io/splent_feature_redis@v1.5.6").mkdir(parents=True)
+    (tmp_path / "splent_feature_theme").mkdir()
+    return tmp_path
+
+
+def links_dir(ws: Path) -> Path:
+    return ws / "app" / "features" / "splent_io"
+
+
+# --- plan_links / apply_links ----------------------------------------------------------------
+
+def test_create_links_then_nothing_to_do(ws):
+    changes = plan_links(ws, ws / "app", refs(REDIS, THEME))
+    assert changes == (
+        LinkChange("create", links_dir(ws) / "splent_feature_redis@v1.5.6", REDIS_TARGET),
+        LinkChange("create", links_dir(ws) / "splent_feature_theme", "../../../splent_feature_theme"),
+    )
+    apply_links(changes)
+    assert os.readlink(links_dir(ws) / "splent_feature_redis@v1.5.6") == REDIS_TARGET
+    assert os.readlink(links_dir(ws) / "splent_feature_theme") == "../../../splent_feature_theme"
+    assert (links_dir(ws) / "splent_feature_theme").resolve() == (ws / "splent_feature_theme").resolve()
+    assert plan_links(ws, ws / "app", refs(REDIS, THEME)) == ()
+
+
+def test_targets_match_the_feature_refs(ws):
+    ref_redis, ref_theme = refs(REDIS, THEME)
+    changes = plan_links(ws, ws / "app", [ref_redis, ref_theme])
+    assert [c.target for c in changes] == [ref_redis.link_target(), ref_theme.link_target()]
+
+
+def test_wrong_target_is_replaced_atomically(ws):
+    link = links_dir(ws) / "splent_feature_theme"
+    link.parent.mkdir(parents=True)
+    os.symlink(str(ws / "splent_feature_theme"), link)          # absolute: breaks in containers
+    changes = plan_links(ws, ws / "app", refs(THEME))
+    assert changes == (LinkChange("replace", link, "../../../splent_feature_theme"),)
+    apply_links(changes)
+    assert os.readlink(link) == "../../../splent_feature_theme"
+    assert sorted(p.name for p in link.parent.iterdir()) == ["splent_feature_theme"]   # no temp left
+
+
+def test_stale_links_removed_real_entries_kept(ws):
+    d = links_dir(ws)
+    d.mkdir(parents=True)
+    os.symlink(REDIS_TARGET.replace("v1.5.6", "v1.5.5"), d / "splent_feature_redis@v1.5.5")
+    other = ws / "app" / "features" / "other_org"
+    other.mkdir()
+    os.symlink("../../../splent_feature_gone", other / "splent_feature_gone")      # dangling, stale
+    (d / "notes.txt").write_text("mine")                                            # not a link: kept
+    (d / "vendored").mkdir()                                                        # not a link: kept
+    changes = plan_links(ws, ws / "app", refs(REDIS))
+    assert changes == (
+        LinkChange("remove", other / "splent_feature_gone", None),
+        LinkChange("remove", d / "splent_feature_redis@v1.5.5", None),
+        LinkChange("create", d / "splent_feature_redis@v1.5.6", REDIS_TARGET),
+    )
+    apply_links(changes)
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt", "splent_feature_redis@v1.5.6", "vendored"]
+    assert list(other.iterdir()) == []
+
+
+def test_no_features_removes_every_link(ws):
+    apply_links(plan_links(ws, ws / "app", refs(REDIS, THEME)))
+    changes = plan_links(ws, ws / "app", [])
+    assert [c.action for c in changes] == ["remove", "remove"]
+    apply_links(changes)
+    assert list(links_dir(ws).iterdir()) == []
+
+
+def test_real_directory_in_the_way_is_an_error_and_kept(ws):
+    in_the_way = links_dir(ws) / "splent_feature_theme"
+    in_the_way.mkdir(parents=True)
+    (in_the_way / "keep.py").write_text("x = 1\n")
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", refs(THEME))
+    assert str(err.value) == ("app/features/splent_io/splent_feature_theme is a real directory, not a "
+                              'symlink: move it away so feature "splent-io/splent_feature_theme" can be '
+                              "linked there (restart never deletes one).")
+    assert (in_the_way / "keep.py").read_text() == "x = 1\n"
+
+
+def test_real_file_in_the_way(ws):
+    links_dir(ws).mkdir(parents=True)
+    (links_dir(ws) / "splent_feature_redis@v1.5.6").write_text("")
+    with pytest.raises(ConfigError, match="is a real file, not a symlink"):
+        plan_links(ws, ws / "app", refs(REDIS))
+
+
+def test_pinned_feature_missing_from_cache(ws):
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", refs("splent-io/splent_feature_redis@v1.6.0"))
+    assert str(err.value) == ('feature "splent-io/splent_feature_redis@v1.6.0" is not in the cache '
+                              "(.splent_cache/features/splent_io/splent_feature_redis@v1.6.0); "
+                              "`splent product:resolve` fetches it.")
+    assert not (ws / "app" / "features").exists()          # nothing created on error
+
+
+def test_editable_checkout_missing(ws):
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", refs(THEME, "splent_feature_notes"))
+    assert str(err.value) == ('feature "splent_feature_notes" is editable but its checkout '
+                              "splent_feature_notes/ does not exist in the workspace.")
+
+
+def test_checkout_symlinked_outside_the_workspace_is_refused(tmp_path):
+    ws, outside = tmp_path / "ws", tmp_path / "elsewhere"
+    (ws / "app").mkdir(parents=True)
+    outside.mkdir()
+    os.symlink(outside, ws / "splent_feature_evil")
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", refs("splent_feature_evil"))
+    assert str(err.value) == (f'feature "splent_feature_evil" resolves outside the workspace '
+                              f"(splent_feature_evil → {os.path.realpath(outside)}), where the web container "
+                              "cannot see it.")
+
+
+def test_cache_symlinked_outside_the_workspace_is_refused(tmp_path):
+    ws, outside = tmp_path / "ws", tmp_path / "cache"
+    (ws / "app").mkdir(parents=True)
+    (outside / "features/splent_io/splent_feature_redis@v1.5.6").mkdir(parents=True)
+    os.symlink(outside, ws / ".splent_cache")
+    with pytest.raises(ConfigError, match="resolves outside the workspace"):
+        plan_links(ws, ws / "app", refs(REDIS))
+
+
+def test_symlinked_namespace_folder_is_refused(tmp_path, ws):
+    (tmp_path / "real_ns").mkdir()
+    (ws / "app" / "features").mkdir()
+    os.symlink(tmp_path / "real_ns", links_dir(ws))
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", refs(THEME))
+    assert str(err.value) == ("app/features/splent_io is a symlink, not a directory: restart will not put "
+                              "feature links there.")
+
+
+def test_apply_never_removes_a_directory_that_appeared(ws):
+    path = links_dir(ws) / "splent_feature_old"
+    path.mkdir(parents=True)
+    with pytest.raises(RestartError, match="is no longer a symlink; it was not removed"):
+        apply_links([LinkChange("remove", path, None)])
+    assert path.is_dir()
+
+
+def test_apply_create_fails_when_something_appeared(ws):
+    path = links_dir(ws) / "splent_feature_theme"
+    path.mkdir(parents=True)
+    with pytest.raises(RestartError, match="cannot create the feature link"):
+        apply_links([LinkChange("create", path, "../../../splent_feature_theme")])
+    assert path.is_dir() and not path.is_symlink()
+
+
+# --- pip list --------------------------------------------------------------------------------
+
+# `python3 -m pip list --format=json` (pip 23.2) in a container where one feature is editable
+# from its checkout and one from the cache: pip prints one line, names as their metadata spells them.
+PIP_LIST = (
+    '[{"name": "blinker", "version": "1.9.0"}, {"name": "Flask", "version": "3.1.0"}, '
+    '{"name": "splent-feature-notes", "version": "1.3.0", '
+    '"editable_project_location": "/workspace/splent_feature_notes"}, '
+    '{"name": "splent_feature_redis", "version": "1.5.6", '
+    '"editable_project_location": '
+    '"/workspace/.splent_cache/features/splent_io/splent_feature_redis@v1.5.6"}, '
+    '{"name": "splent_framework", "version": "1.6.2", '
+    '"editable_project_location": "/workspace/splent_framework"}, '
+    '{"name": "Werkzeug", "version": "3.1.3"}]\n'
+)
+
+
+def test_parse_pip_list():
+    installed = parse_pip_list(PIP_LIST)
+    assert list(installed) == ["blinker", "flask", "splent_feature_notes", "splent_feature_redis",
+                               "splent_framework", "werkzeug"]
+    assert installed["splent_feature_notes"] == Installed("splent_feature_notes", "1.3.0",
+                                                          "/workspace/splent_feature_notes")
+    assert installed["flask"] == Installed("flask", "3.1.0", None)
+
+
+def test_parse_pip_list_tolerates_a_notice_line():
+    text = "[notice] A new release of pip is available\n" + PIP_LIST
+    assert "splent_feature_redis" in parse_pip_list(text)
+
+
+@pytest.mark.parametrize("text, tail", [
+    ("", " (empty output)."),
+    ("OCI runtime exec failed: exec failed\n", ": OCI runtime exec failed: exec failed."),
+    ('{"name": "x"}', ': {"name": "x"}.'),
+    ('[{"version": "1"}]', ': [{"version": "1"}].'),
+])
+def test_parse_pip_list_bad_output_is_a_restart_error(text, tail):
+    with pytest.raises(RestartError) as err:
+        parse_pip_list(text)
+    assert type(err.value) is RestartError and err.value.exit_code == 1
+    message = "`pip list --format=json` in the web container did not print a package list"
+    assert str(err.value) == message + tail
+
+
+# --- diff_features ---------------------------------------------------------------------------
+
+WS = Path("/host/ws")
+
+
+def to_container(ref):
+    return "/workspace/" + ref.root(WS).relative_to(WS).as_posix()
+
+
+def inst(package, version, location=None):
+    return Installed(package, version, location)
+
+
+def diff(entries, installed, known=()):
+    return diff_features(refs(*entries), {i.package: i for i in installed}, to_container, known=known)
+
+
+CACHE = "/workspace/.splent_cache/features/splent_io"
+
+
+def test_new_features():
+    changes = diff([THEME, REDIS], [])
+    assert changes == (
+        FeatureChange("new", "splent_feature_theme", None, "editable", "/workspace/splent_feature_theme"),
+        FeatureChange("new", "splent_feature_redis", None, "1.5.6", f"{CACHE}/splent_feature_redis@v1.5.6"),
+    )
+    assert [c.label() for c in changes] == ["+ splent_feature_theme (new)", "+ splent_feature_redis (new)"]
+
+
+def test_unchanged_produces_no_change():
+    installed = parse_pip_list(PIP_LIST)
+    assert diff_features(refs("splent_feature_notes", REDIS), installed, to_container) == ()
+
+
+def test_installed_through_the_product_link_counts_as_unchanged():
+    links = "/workspace/app/features/splent_io"
+    installed = [inst("splent_feature_redis", "1.5.6", f"{links}/splent_feature_redis@v1.5.6"),
+                 inst("splent_feature_theme", "2.0.0", f"{links}/splent_feature_theme")]
+    assert diff([REDIS, THEME], installed) == ()
+
+
+def test_removed_only_feature_packages_and_known_ones():
+    installed = parse_pip_list(PIP_LIST) | {"my_auth": inst("my_auth", "0.1", "/workspace/my_auth")}
+    changes = diff_features(refs(REDIS), installed, to_container, known=["my-auth", "Flask-Gone"])
+    assert changes == (FeatureChange("removed", "my_auth", "0.1", None, None),
+                       FeatureChange("removed", "splent_feature_notes", "1.3.0", None, None))
+    assert changes[1].label() == "- splent_feature_notes (removed)"
+
+
+def test_version_bump_and_downgrade():
+    old = [inst("splent_feature_redis", "1.5.5", f"{CACHE}/splent_feature_redis@v1.5.5")]
+    (bump,) = diff([REDIS], old)
+    assert bump == FeatureChange("bump", "splent_feature_redis", "1.5.5", "1.5.6",
+                                 f"{CACHE}/splent_feature_redis@v1.5.6")
+    assert bump.label() == "↑ splent_feature_redis 1.5.5 → 1.5.6"
+    (down,) = diff(["splent-io/splent_feature_redis@v1.4.0"], [inst("splent_feature_redis", "1.5.6")])
+    assert down.label() == "↓ splent_feature_redis 1.5.6 → 1.4.0"
+
+
+def test_switch_editable_to_pinned_and_back():
+    editable = [inst("splent_feature_redis", "1.5.6", "/workspace/splent_feature_redis")]
+    (to_pinned,) = diff([REDIS], editable)
+    assert to_pinned == FeatureChange("switch", "splent_feature_redis", "editable", "pinned",
+                                      f"{CACHE}/splent_feature_redis@v1.5.6")
+    assert to_pinned.label() == "⇄ splent_feature_redis editable → pinned"
+    pinned = [inst("splent_feature_redis", "1.5.6", f"{CACHE}/splent_feature_redis@v1.5.6")]
+    (to_editable,) = diff(["splent_feature_redis"], pinned)
+    assert to_editable == FeatureChange("switch", "splent_feature_redis", "pinned", "editable",
+                                        "/workspace/splent_feature_redis")
+    assert to_editable.label() == "⇄ splent_feature_redis pinned → editable"
+
+
+def test_non_editable_install():
+    wheel = [inst("splent_feature_redis", "1.5.6")]
+    assert diff([REDIS], wheel) == ()                                   # same release, same code
+    assert diff(["splent_feature_redis@1.5.6.0"], wheel) == ()          # 1.5.6.0 == 1.5.6
+    (switch,) = diff(["splent_feature_redis"], wheel)
+    assert switch.label() == "⇄ splent_feature_redis non-editable → editable"
+
+
+def test_same_mode_other_folder_is_reinstalled():
+    fork = "/workspace/.splent_cache/features/fork/splent_feature_redis@v1.5.6"
+    other_ns = [inst("splent_feature_redis", "1.5.6", fork)]
+    (change,) = diff([REDIS], other_ns)
+    assert (change.kind, change.old, change.new) == ("switch", fork, f"{CACHE}/splent_feature_redis@v1.5.6")
+    elsewhere = [inst("splent_feature_theme", "1.0", "/workspace/old/splent_feature_theme/")]
+    (change,) = diff([THEME], elsewhere)
+    assert change.label() == ("⇄ splent_feature_theme /workspace/old/splent_feature_theme → "
+                              "/workspace/splent_feature_theme")
+
+
+def test_installed_from_its_own_cache_folder_ignores_an_unbumped_version():
+    stale_metadata = [inst("splent_feature_redis", "1.5.5", f"{CACHE}/splent_feature_redis@v1.5.6")]
+    assert diff([REDIS], stale_metadata) == ()
+
+
+def test_removals_come_first_then_declared_order():
+    installed = [inst("splent_feature_b", "1.0", f"{CACHE}/splent_feature_b@v1.0"),
+                 inst("splent_feature_z", "1.0", "/workspace/splent_feature_z")]
+    changes = diff(["splent_feature_c", "splent_feature_b@v2.0", "splent_feature_a"], installed)
+    assert [(c.kind, c.package) for c in changes] == [
+        ("removed", "splent_feature_z"), ("new", "splent_feature_c"), ("bump", "splent_feature_b"),
+        ("new", "splent_feature_a")]
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("v1.0.0", "1.0.0", True), ("v1.0", "1.0.0", True), ("1", "1.0", True), ("V2.1", "2.1.0", True),
+    ("v1.0.0-rc1", "1.0.0rc1", True), ("v1.0.1", "1.0.0", False), ("v1.10", "1.1", False),
+    ("main", "main", True), ("main", "1.0", False),
+])
+def test_same_version(a, b, same):
+    assert same_version(a, b) is same
+
+
+# --- pip_argvs -------------------------------------------------------------------------------
+
+def test_pip_argvs_batches_into_one_uninstall_then_one_install():
+    changes = (
+        FeatureChange("removed", "splent_feature_x", "1.0", None, None),
+        FeatureChange("removed", "splent_feature_y", "2.0", None, None),
+        FeatureChange("new", "splent_feature_a", None, "editable", "/workspace/splent_feature_a"),
+        FeatureChange("bump", "splent_feature_b", "1.0", "1.1", f"{CACHE}/b@v1.1"),
+        FeatureChange("switch", "splent_feature_c", "editable", "pinned", f"{CACHE}/c@v1"),
+    )
+    assert pip_argvs(changes) == (
+        ("python3", "-m", "pip", "uninstall", "-y", "splent_feature_x", "splent_feature_y"),
+        ("python3", "-m", "pip", "install", "--no-input", "-q", "--no-deps", "--no-build-isolation",
+         "-e", "/workspace/splent_feature_a", "-e", f"{CACHE}/b@v1.1", "-e", f"{CACHE}/c@v1"),
+    )
+
+
+def test_pip_argvs_edge_cases():
+    assert pip_argvs(()) == ()
+    only_removed = (FeatureChange("removed", "splent_feature_x", "1.0", None, None),)
+    assert pip_argvs(only_removed) == (("python3", "-m", "pip", "uninstall", "-y", "splent_feature_x"),)
+    switch = (FeatureChange("switch", "splent_feature_c", "pinned", "editable", "/workspace/c"),)
+    assert pip_argvs(switch) == (("python3", "-m", "pip", "install", "--no-input", "-q", "--no-deps",
+                                  "--no-build-isolation", "-e", "/workspace/c"),)
+
+
+def test_diff_then_argvs_end_to_end():
+    installed = parse_pip_list(PIP_LIST)
+    changes = diff_features(refs("splent-io/splent_feature_redis@v1.6.0", THEME), installed, to_container)
+    assert [c.label() for c in changes] == ["- splent_feature_notes (removed)",
+                                            "↑ splent_feature_redis 1.5.6 → 1.6.0",
+                                            "+ splent_feature_theme (new)"]
+    assert pip_argvs(changes) == (
+        ("python3", "-m", "pip", "uninstall", "-y", "splent_feature_notes"),
+        ("python3", "-m", "pip", "install", "--no-input", "-q", "--no-deps", "--no-build-isolation",
+         "-e", f"{CACHE}/splent_feature_redis@v1.6.0", "-e", "/workspace/splent_feature_theme"),
+    )
