@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how long a restarted stack may take to be running/healthy (default 60)")
     tune.add_argument("--start-timeout", type=non_negative, default=30.0, metavar="SECONDS",
                       help="how long the app may take to answer after its start (default 30)")
-    tune.add_argument("--parallel", type=positive_int, default=4, metavar="N",
-                      help="restart at most N independent stacks at once (default 4)")
+    tune.add_argument("--parallel", type=positive_int, default=8, metavar="N",
+                      help="restart at most N independent stacks at once (default 8)")
     tune.add_argument("--port", type=positive_int, default=5000, help="app port inside the container (default 5000)")
     tune.add_argument("--probe-path", default="/", metavar="PATH", help="HTTP path probed to verify (default /)")
     tune.add_argument("--no-probe", action="store_true", help="verify only that the app process runs")

@@ -25,6 +25,7 @@ class ContainerState:
     state: str                 # running, exited, restarting, created, paused, dead
     health: str = ""           # healthy, unhealthy, starting, "" (no healthcheck)
     exit_code: int | None = None
+    id: str = ""
 
     @property
     def ready(self) -> bool:
@@ -119,6 +120,10 @@ class Docker:
         out = self.run((*prefix, "ps", "-a", "--format", "json"), cwd=cwd, timeout=60).stdout
         return parse_compose_ps(out)
 
+    def states(self, ids: Sequence[str]) -> list[ContainerState]:
+        """Re-read known containers: one cheap ``docker inspect`` instead of a compose run."""
+        return [state_from_inspect(c) for c in self.inspect(ids)]
+
 
 def parse_compose_ps(text: str) -> list[ContainerState]:
     """``compose ps --format json``: a JSON array (compose < 2.21) or one object per line."""
@@ -130,7 +135,7 @@ def parse_compose_ps(text: str) -> list[ContainerState]:
     except json.JSONDecodeError as e:
         raise RestartError(f"could not read `compose ps` output: {e.msg}.") from None
     return [ContainerState(r.get("Name", ""), r.get("Service", ""), (r.get("State") or "").lower(),
-                           (r.get("Health") or "").lower(), r.get("ExitCode")) for r in rows]
+                           (r.get("Health") or "").lower(), r.get("ExitCode"), r.get("ID", "")) for r in rows]
 
 
 def state_from_inspect(info: dict) -> ContainerState:
@@ -139,4 +144,4 @@ def state_from_inspect(info: dict) -> ContainerState:
     status = "restarting" if state.get("Restarting") else (state.get("Status") or "").lower()
     return ContainerState(info.get("Name", "").lstrip("/"), labels.get("com.docker.compose.service", ""),
                           status, ((state.get("Health") or {}).get("Status") or "").lower(),
-                          state.get("ExitCode"))
+                          state.get("ExitCode"), info.get("Id", ""))

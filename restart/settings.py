@@ -33,7 +33,7 @@ class Settings:
     timeout: float = 10.0
     health_timeout: float = 60.0
     start_timeout: float = 30.0
-    parallel: int = 4
+    parallel: int = 8
     only: tuple[str, ...] = ()
     no_features: bool = False
     keep_going: bool = False

@@ -16,7 +16,7 @@ from restart.errors import CommandFailed, RestartError, last_line
 from restart.plan import Stack
 from restart.progress import Outcome, Progress
 
-POLL = 0.25
+POLL = 0.2
 
 
 def run_dag(stacks: Sequence[Stack], do: Callable[[Stack], Outcome], progress: Progress, *,
@@ -105,8 +105,8 @@ class StackRestarter:
             return Outcome(stack.label, "failed", f"compose restart failed: {last_line(e.stderr) or e}",
                            time.monotonic() - started, kind="stack")
         deadline = time.monotonic() + self.health_timeout
+        states = self.docker.stack_states(prefix, stack.cwd)  # compose knows the project's members
         while True:
-            states = self.docker.stack_states(prefix, stack.cwd)
             elapsed = time.monotonic() - started
             if not states:
                 return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
@@ -124,3 +124,6 @@ class StackRestarter:
                 return Outcome(stack.label, "timeout",
                                f"not ready after {self.health_timeout:g}s: {waiting}", elapsed, kind="stack")
             time.sleep(POLL)
+            ids = [s.id for s in states if s.id]
+            states = self.docker.states(ids) if len(ids) == len(states) else self.docker.stack_states(
+                prefix, stack.cwd)
