@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, runner=None) -> int:
+    """Run splent-restart; ``runner`` replaces the real ShRunner (tests pass a fake)."""
     args = build_parser().parse_args(argv)
     import os
 
@@ -120,13 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_order:
             return _print_order(plan, args)
         if args.dry_run:
-            return _dry_run(plan, args, progress)
+            return _dry_run(plan, args, progress, runner)
         from restart.execute import RunResult, execute
         from restart.runner import ShRunner
 
         result = RunResult(plan, timings={"plan": round(plan_seconds, 3)})
-        runner = ShRunner(echo=progress.command if args.verbose else None,
-                          secrets=list(plan.env_file.values.values()))
+        runner = runner or ShRunner(echo=progress.command if args.verbose else None,
+                                    secrets=list(plan.env_file.values.values()))
         execute(plan, runner, progress, result)
         result.timings["total"] = round(time.monotonic() - started, 3)
         _done(result, progress)
@@ -164,7 +165,7 @@ def _print_order(plan, args) -> int:
     return OK
 
 
-def _dry_run(plan, args, progress) -> int:
+def _dry_run(plan, args, progress, runner=None) -> int:
     from restart.docker import Docker
     from restart.execute import inspect
     from restart.report import render_plan
@@ -172,8 +173,8 @@ def _dry_run(plan, args, progress) -> int:
 
     pre, why = None, ""
     try:  # read-only calls only: what the run would find
-        pre = inspect(plan, Docker(ShRunner(echo=progress.command if args.verbose else None), args.compose_cmd
-                                   and tuple(args.compose_cmd.split())))
+        runner = runner or ShRunner(echo=progress.command if args.verbose else None)
+        pre = inspect(plan, Docker(runner, plan.settings.compose_cmd))
     except RestartError as e:
         why = str(e)
     text = render_plan(plan, pre, why)
