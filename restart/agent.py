@@ -32,8 +32,8 @@ def read_procs():
         except OSError:
             continue
         argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        procs[int(entry)] = {"pid": int(entry), "ppid": ppid, "argv": argv}
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        procs[int(entry)] = {"pid": int(entry), "ppid": int(fields[1]), "sid": int(fields[3]), "argv": argv}
     mine = set()
     pid = os.getpid()
     while pid in procs and pid not in mine:  # this program and whatever started it
@@ -62,7 +62,14 @@ def app_procs(procs):
 
 
 def chain_to_init(procs, pid):
-    """True when pid descends from PID 1 (main process chain) and not from a docker exec."""
+    """True when pid belongs to the container's main process chain, not to a docker exec.
+
+    Descending from PID 1 is not enough: an app that a ``docker exec``'d script started in the
+    background is re-parented to PID 1 when the script exits.  It keeps the exec's session,
+    though, while the main process chain shares PID 1's session.
+    """
+    if pid not in procs or 1 not in procs or procs[pid].get("sid") != procs[1].get("sid"):
+        return False
     seen = set()
     while pid in procs and pid not in seen:
         if pid == 1:
@@ -101,24 +108,31 @@ def send(pids, sig):
 
 
 def stop(timeout):
-    """SIGTERM every app process, wait up to timeout, SIGKILL the rest, check none is left."""
-    targets = [p["pid"] for p in app_procs(read_procs())]
-    send(targets, signal.SIGTERM)
+    """SIGTERM the top of each app process tree, wait up to timeout, SIGKILL what is left.
+
+    Only tree tops get SIGTERM: watchmedo stops its flask child itself, and a gunicorn master
+    its workers; signalling a child directly makes its supervisor start a new one.
+    """
+    apps = app_procs(read_procs())
+    pids = {p["pid"] for p in apps}
+    roots = [p["pid"] for p in apps if p["ppid"] not in pids]
+    send(roots, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(alive(p) for p in targets):
-        time.sleep(0.05)
-    killed = [p for p in targets if alive(p)]
-    send(killed, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(alive(p) for p in killed):
-        time.sleep(0.05)
-    # a process that appeared meanwhile (a reloader child) is caught on the second pass
     left = [p["pid"] for p in app_procs(read_procs())]
-    if left:
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p["pid"] for p in app_procs(read_procs())]
+    killed = list(left)
+    for _ in range(3):  # a supervisor may have started a new child meanwhile: catch it too
+        if not left:
+            break
         send(left, signal.SIGKILL)
-        time.sleep(0.2)
-        left = [p for p in left if alive(p)]
-    return {"stopped": targets, "killed": killed, "left": left}
+        end = time.monotonic() + 2
+        while time.monotonic() < end and any(alive(p) for p in left):
+            time.sleep(0.05)
+        left = [p["pid"] for p in app_procs(read_procs())]
+        killed += [p for p in left if p not in killed]
+    return {"stopped": sorted(pids), "signalled": roots, "killed": killed, "left": left}
 
 
 def http_status(port, path):

@@ -30,12 +30,15 @@ def test_role(argv, role):
 
 
 def test_chain_to_init_tells_main_process_from_exec():
-    procs = {1: {"pid": 1, "ppid": 0, "argv": ["bash", "-c", "bash /workspace/p/entrypoints/entrypoint.prod.sh"]},
-             7: {"pid": 7, "ppid": 1, "argv": ["gunicorn: master"]},
-             40: {"pid": 40, "ppid": 0, "argv": ["bash", "/workspace/p/scripts/05_1_start_app_prod.sh"]},
-             41: {"pid": 41, "ppid": 40, "argv": ["gunicorn: master"]}}
+    procs = {1: {"pid": 1, "ppid": 0, "sid": 1, "argv": ["bash", "-c", "bash /workspace/p/entrypoints/x.sh"]},
+             7: {"pid": 7, "ppid": 1, "sid": 1, "argv": ["gunicorn: master"]},
+             40: {"pid": 40, "ppid": 0, "sid": 40, "argv": ["bash", "/workspace/p/scripts/05_1_start_app_prod.sh"]},
+             41: {"pid": 41, "ppid": 40, "sid": 40, "argv": ["gunicorn: master"]},
+             # started in the background by an exec'd script that has exited: re-parented to PID 1
+             50: {"pid": 50, "ppid": 1, "sid": 45, "argv": ["/usr/bin/python3", "/usr/bin/watchmedo"]}}
     assert agent.chain_to_init(procs, 7) is True
     assert agent.chain_to_init(procs, 41) is False
+    assert agent.chain_to_init(procs, 50) is False
 
 
 def test_read_procs_excludes_itself_and_its_parents():
