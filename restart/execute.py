@@ -90,6 +90,11 @@ def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -
     _sync(plan, pre, docker, progress, result)
     _stacks(plan, docker, progress, result)
     _app(plan, pre, docker, progress, result)
+    bad = [o for o in result.stacks if not o.ok]
+    if bad:  # only reachable with --keep-going: the app runs, but the run was not a success
+        names = ", ".join(f"{o.name} ({o.status})" for o in bad)
+        raise RestartError(f"{len(bad)} feature stack(s) did not restart: {names}; the app was restarted "
+                           "anyway (--keep-going).")
     result.outcome = "ok"
     return result
 

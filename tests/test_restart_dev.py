@@ -1,0 +1,192 @@
+"""splent-restart on the real engine, dev: the example brought up once for this module.
+
+Every test leaves the example as it found it (running, env file restored), so the order of
+the tests does not matter.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.restart_helpers import REPO, container_id, make_shim, restart, set_env_value, shim_argvs
+
+pytestmark = pytest.mark.docker
+HOSTILE = "$(touch /tmp/pwned) a;b `id` & echo 'x' | cat > /tmp/pwned2"
+REDIS, QUEUE, NGINX = ("splent-io/splent_feature_redis@v1.0.0", "splent-io/splent_feature_queue",
+                       "splent-io/splent_feature_nginx@v1.0.0")
+
+
+@pytest.fixture
+def ws(example_dev_up):
+    """The module's dev example, with its env file restored after each test."""
+    env_file = example_dev_up.env_file("dev")
+    saved = env_file.read_text()
+    yield example_dev_up
+    env_file.write_text(saved)
+
+
+def web_id(ws):
+    return container_id(ws.web_container("dev"))
+
+
+def test_env_change_reaches_restarted_app_without_recreating_anything(ws):
+    before = ws.answer("dev")
+    ids = {c: container_id(c) for c in [ws.web_container("dev"), *ws.stack_containers(REDIS, "dev")]}
+    set_env_value(ws.env_file("dev"), "GREETING", "Hola (changed) & $HOME")
+    run = restart(ws, "--dev")
+    assert run.returncode == 0, run.stderr
+    after = ws.answer("dev")
+    assert after["env"]["GREETING"] == "Hola (changed) & $HOME"
+    assert after["pid"] != before["pid"]
+    assert {c: container_id(c) for c in ids} == ids          # kept, not recreated
+    assert run.stderr.strip().splitlines()[-1].startswith("done: ")
+    assert "exec-managed" in run.stderr
+
+
+def test_hostile_value_arrives_literally_and_runs_nothing(ws):
+    set_env_value(ws.env_file("dev"), "MOTTO", HOSTILE)
+    run = restart(ws)
+    assert run.returncode == 0, run.stderr
+    assert ws.answer("dev")["env"]["MOTTO"] == HOSTILE
+    left = ws.exec("sh", "-c", "ls /tmp/pwned /tmp/pwned2 2>/dev/null; true", env="dev").stdout
+    assert left == ""
+
+
+def test_no_env_value_on_any_argv(ws, tmp_path):
+    set_env_value(ws.env_file("dev"), "SECRET_TOKEN", "tok-9f8e7d-unique-secret")
+    shim = make_shim(tmp_path / "shim")
+    run = restart(ws, "-v", shim_dir=shim)
+    assert run.returncode == 0, run.stderr
+    argvs = shim_argvs(shim)
+    assert any(a[:1] == ["exec"] for a in argvs) and any("restart" in a for a in argvs)
+    from dotenv import dotenv_values
+
+    values = dotenv_values(ws.env_file("dev"))
+    # no NAME=value pair anywhere, and the distinctive values nowhere at all (the product name
+    # or "dev" legitimately appear in project names, so they are not checked alone)
+    pairs = [f"{k}={v}" for k, v in values.items()]
+    distinctive = [values[k] for k in ("SECRET_TOKEN", "MOTTO", "GREETING")]
+    leaked = [(v, a) for a in argvs for arg in a for v in pairs + distinctive if v in arg]
+    assert leaked == []
+    assert "tok-9f8e7d-unique-secret" not in run.stderr + run.stdout       # -v shows commands, masked
+    assert ws.answer("dev")["env"]["SECRET_TOKEN"] == "tok-9f8e7d-unique-secret"
+
+
+def test_stacks_restart_in_uvl_order(ws):
+    names = {f: ws.stack_containers(f, "dev")[0] for f in (REDIS, QUEUE, NGINX)}
+    before = {f: ws.started_at(c) for f, c in names.items()}
+    run = restart(ws, "--json")
+    assert run.returncode == 0, run.stderr
+    after = {f: ws.started_at(c) for f, c in names.items()}
+    assert all(after[f] != before[f] for f in names)                     # each was restarted
+    assert after[REDIS] < after[QUEUE] < after[NGINX]                    # queue => redis, nginx => queue
+    data = json.loads(run.stdout)
+    assert [s["name"] for s in data["stacks"]] == ["redis", "queue", "nginx"]
+    assert data["outcome"] == "ok" and data["exit_code"] == 0 and data["mode"] == "exec-managed"
+    assert data["app"]["pids_after"] and set(data["app"]["pids_after"]).isdisjoint(data["app"]["pids_before"])
+
+
+def test_dry_run_changes_nothing_and_shows_names_only(ws):
+    set_env_value(ws.env_file("dev"), "SECRET_TOKEN", "dry-run-secret-value")
+    pid = ws.answer("dev")["pid"]
+    started = ws.started_at(ws.stack_containers(REDIS, "dev")[0])
+    run = restart(ws, "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert "SECRET_TOKEN" in run.stdout and "dry-run-secret-value" not in run.stdout
+    assert f"web container: {ws.web_container('dev')}" in run.stdout and "exec-managed" in run.stdout
+    assert ws.answer("dev")["pid"] == pid
+    assert ws.started_at(ws.stack_containers(REDIS, "dev")[0]) == started
+
+
+def test_stack_without_containers_is_not_running_and_app_untouched(ws):
+    pid = ws.answer("dev")["pid"]
+    path = ws.stack_file(QUEUE, "dev")
+    ws.stack_compose(QUEUE, "dev", path, "down", "-t", "1")
+    try:
+        run = restart(ws, "--json")
+        assert run.returncode == 1
+        data = json.loads(run.stdout)
+        status = {s["name"]: s["status"] for s in data["stacks"]}
+        assert status["queue"] == "not running" and status["nginx"] == "skipped" and status["redis"] == "ok"
+        assert "the app was not touched" in data["error"]
+        assert ws.answer("dev")["pid"] == pid
+        kept = restart(ws, "--keep-going", "--json")               # --keep-going: the app restarts anyway
+        assert kept.returncode == 1
+        assert json.loads(kept.stdout)["app"]["pids_after"] and ws.answer("dev")["pid"] != pid
+    finally:
+        ws.stack_compose(QUEUE, "dev", path, "up", "-d", "--wait")
+
+
+def test_config_error_touches_nothing(ws):
+    uvl = ws.root / "splent_spl_demo" / "demo_spl.uvl"
+    saved = uvl.read_text()
+    pid = ws.answer("dev")["pid"]
+    started = ws.started_at(ws.stack_containers(REDIS, "dev")[0])
+    try:
+        uvl.write_text(saved + "\tredis => nginx\n")
+        run = restart(ws)
+        assert run.returncode == 2
+        assert "dependency cycle" in run.stderr and "Traceback" not in run.stderr
+        uvl.write_text(saved + "\tqueue => => redis\n")
+        run = restart(ws)
+        assert run.returncode == 2 and "demo_spl.uvl:" in run.stderr
+    finally:
+        uvl.write_text(saved)
+    assert ws.answer("dev")["pid"] == pid
+    assert ws.started_at(ws.stack_containers(REDIS, "dev")[0]) == started
+
+
+def test_app_that_dies_on_start_fails_with_its_log(ws):
+    init = ws.product_dir / "src" / ws.product / "__init__.py"
+    saved = init.read_text()
+    try:
+        init.write_text(saved + "\nraise RuntimeError('boom from the demo app')\n")
+        run = restart(ws, "--no-features", "--only", "redis", "--start-timeout", "8")
+        assert run.returncode == 1
+        assert "the app did not come back" in run.stderr
+        assert "boom from the demo app" in run.stderr                 # the log tail is shown
+        assert "done:" not in run.stderr
+    finally:
+        init.write_text(saved)
+    assert restart(ws, "--only", "redis").returncode == 0
+
+
+def test_full_runs_the_entrypoint(ws):
+    run = restart(ws, "--full", "--only", "redis", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    start = next(s for s in data["steps"] if s["name"] == "start")
+    assert start["detail"].endswith("entrypoints/entrypoint.dev.sh")
+    assert ws.answer("dev")["pid"] in data["app"]["pids_after"]
+
+
+def test_exit_codes(ws):
+    assert restart(ws, "--dev", "--prod").returncode == 2
+    assert restart(ws, "--only", "nosuchfeature").returncode == 2
+    assert restart(ws, "--container", "no_such_container_xyz").returncode == 2
+    assert restart(ws, "--only", "redis", "--no-features").returncode == 0
+
+
+def test_ctrl_c_during_stacks_exits_130_with_a_summary(ws):
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("SPLENT_APP", "WORKING_DIR")}
+    env["PYTHONPATH"] = str(REPO)
+    pid = ws.answer("dev")["pid"]
+    proc = subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), "--parallel", "1",
+                             "--json", "--timeout", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    time.sleep(2.0)                                  # inside the redis/queue restarts
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    data = json.loads(out)
+    assert data["outcome"] == "interrupted"
+    statuses = {s["name"]: s["status"] for s in data["stacks"]}
+    assert "not started" in statuses.values()                       # nothing new started
+    assert all(s in ("ok", "not started") for s in statuses.values())  # the running one finished
+    assert "interrupted" in err and "the app was not restarted" in err
+    assert ws.answer("dev")["pid"] == pid
