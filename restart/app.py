@@ -63,9 +63,6 @@ class AppController:
 
     def start(self, script: str, env: dict[str, str], workdir: str) -> Outcome:
         started = time.monotonic()
-        check = run_agent(self.docker, self.web, "files", script)
-        if not check[script]["exists"]:
-            raise RestartError(f"start script {script} does not exist in container {self.web.name}.")
         argv = ("bash", "-c", START_WRAPPER, "splent-start", START_LOG, "bash", script)
         self.docker.exec(self.web.name, argv, env=env, detach=True, workdir=workdir, timeout=60)
         return Outcome("start", "ok", script, time.monotonic() - started)

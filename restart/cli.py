@@ -35,6 +35,8 @@ def non_negative(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if value < 0 or value != value:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more seconds")
+    if value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
     return value
 
 
@@ -46,6 +48,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
     return value
+
+
+def port(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    return value
+
+
+def url_path(text: str) -> str:
+    if not text.startswith("/") or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a URL path starting with '/', without spaces")
+    return text
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how long the app may take to answer after its start (default 30)")
     tune.add_argument("--parallel", type=positive_int, default=8, metavar="N",
                       help="restart at most N independent stacks at once (default 8)")
-    tune.add_argument("--port", type=positive_int, default=5000, help="app port inside the container (default 5000)")
-    tune.add_argument("--probe-path", default="/", metavar="PATH", help="HTTP path probed to verify (default /)")
+    tune.add_argument("--port", type=port, default=5000, help="app port inside the container (default 5000)")
+    tune.add_argument("--probe-path", type=url_path, default="/", metavar="PATH",
+                      help="HTTP path probed to verify (default /)")
     tune.add_argument("--no-probe", action="store_true", help="verify only that the app process runs")
     tune.add_argument("--log-file", action="append", metavar="PATH",
                       help="app log in the container to show on failure (repeatable)")
@@ -123,11 +139,11 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
         if args.dry_run:
             return _dry_run(plan, args, progress, runner)
         from restart.execute import RunResult, execute
-        from restart.runner import ShRunner
+        from restart.runner import ShRunner, secrets_of
 
         result = RunResult(plan, timings={"plan": round(plan_seconds, 3)})
         runner = runner or ShRunner(echo=progress.command if args.verbose else None,
-                                    secrets=list(plan.env_file.values.values()))
+                                    secrets=secrets_of(plan.env_file.values))
         execute(plan, runner, progress, result)
         result.timings["total"] = round(time.monotonic() - started, 3)
         _done(result, progress)

@@ -36,12 +36,27 @@ class Runner(Protocol):
             ok: Collection[int] = (0,)) -> Result: ...
 
 
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
+
+
+def secrets_of(values: Mapping[str, str]) -> list[str]:
+    """The env-file values of secret-looking names, hidden wherever ``-v`` would show them.
+
+    Values never reach argv (they travel in the child's environment), so this is defence in
+    depth; hiding every value would also hide the product name inside container and project
+    names (SPLENT puts it in half the variables) and make ``-v`` useless.
+    """
+    return [v for name, v in values.items() if v and any(word in name.upper() for word in SECRET_WORDS)]
+
+
 def mask(argv: Argv, secrets: Collection[str]) -> str:
     """Quote argv for humans, hiding any element that carries a secret value."""
     shown = []
     for arg in argv:
         if any(s and s in arg for s in secrets):
             arg = "***"
+        elif "\n" in arg:  # the in-container agent's source: say what it is, not all of it
+            arg = f"<{arg.count(chr(10)) + 1}-line script>"
         shown.append(arg)
     return shlex.join(shown)
 

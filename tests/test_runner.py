@@ -61,3 +61,11 @@ def test_ok_codes():
 def test_mask_hides_secret_bearing_args():
     assert mask(["docker", "exec", "-e", "TOKEN", "c", "x=abc123"], ["abc123"]) == \
         "docker exec -e TOKEN c '***'"
+
+
+def test_secrets_of_hides_values_of_secret_looking_names():
+    from restart.runner import secrets_of
+
+    values = {"SECRET_TOKEN": "abc", "GREETING": "Hello from dev", "SPLENT_APP": "demo_app_long",
+              "SPLENT_ENV": "dev", "PORT": "5000", "SHORT": "x", "DB_PASSWORD": "pw"}
+    assert sorted(secrets_of(values)) == ["abc", "pw"]
