@@ -102,6 +102,9 @@ class StackRestarter:
         try:
             self.docker.run(stack.argv, cwd=stack.cwd, timeout=self.timeout + 120)
         except CommandFailed as e:
+            if "no containers to restart" in e.stderr.lower():  # compose v1 says so and exits 1
+                return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
+                               time.monotonic() - started, kind="stack")
             return Outcome(stack.label, "failed", f"compose restart failed: {last_line(e.stderr) or e}",
                            time.monotonic() - started, kind="stack")
         deadline = time.monotonic() + self.health_timeout
