@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from restart.errors import CommandFailed, ConfigError, RestartError
+from restart.errors import CommandFailed, ConfigError, RestartError, last_line
 from restart.runner import Result, Runner
 
 V2, V1 = ("docker", "compose"), ("docker-compose",)
@@ -35,11 +35,12 @@ class ContainerState:
 def engine_error(e: CommandFailed) -> ConfigError | None:
     """Turn "no docker / no daemon / no permission" into one sentence; None if it is another fault."""
     text = e.stderr.lower()
-    if e.code == 127:
-        return ConfigError("the docker command is not installed or not on PATH.")
+    if e.code == 127 and "executable file not found" not in text:   # that 127 is `docker exec`'s
+        return ConfigError(f"the {e.argv[0] if e.argv else 'docker'} command is not installed or not on PATH.")
     if "permission denied" in text and "docker.sock" in text:
         return ConfigError("permission denied on the Docker socket: run as root or join the docker group.")
-    if "cannot connect to the docker daemon" in text or "is the docker daemon running" in text:
+    if ("cannot connect to the docker daemon" in text or "is the docker daemon running" in text
+            or "failed to connect to the docker api" in text):   # the last: wording of newer docker CLIs
         return ConfigError("the Docker daemon is not running (docker cannot connect to it).")
     return None
 
@@ -50,6 +51,7 @@ class Docker:
     def __init__(self, runner: Runner, compose: Sequence[str] | None = None) -> None:
         self.runner = runner
         self.compose = tuple(compose) if compose else None
+        self._compose_checked = False
 
     # -- plumbing -------------------------------------------------------------------------
     def run(self, argv: Sequence[str], **kw) -> Result:
@@ -66,15 +68,22 @@ class Docker:
         return self.run(("docker", "version", "--format", "{{.Server.Version}}"), timeout=20).stdout.strip()
 
     def detect_compose(self) -> tuple[str, ...]:
-        """``docker compose`` (v2) if it works, else ``docker-compose`` (v1); kept for the run."""
-        if self.compose:
+        """``docker compose`` (v2) if it works, else ``docker-compose`` (v1); kept for the run.
+
+        A command named with --compose-cmd is checked the same way (``<cmd> version``, read-only).
+        """
+        if self.compose and self._compose_checked:
             return self.compose
-        for candidate in (V2, V1):
+        for candidate in (self.compose,) if self.compose else (V2, V1):
             try:
                 self.runner.run((*candidate, "version"), timeout=20)
-            except CommandFailed:
+            except CommandFailed as e:
+                if self.compose:
+                    shown = " ".join(self.compose)
+                    raise ConfigError(f'the compose command "{shown}" (--compose-cmd) does not work: '
+                                      f"`{shown} version` failed ({last_line(e.stderr) or e.code}).") from None
                 continue
-            self.compose = candidate
+            self.compose, self._compose_checked = candidate, True
             return candidate
         raise ConfigError("neither `docker compose` (v2) nor `docker-compose` (v1) is installed; "
                           "install one or name it with --compose-cmd.")

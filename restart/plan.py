@@ -119,11 +119,22 @@ def build_plan(settings: Settings) -> Plan:
     features = config.features
     uvl = find_uvl(ws, product_dir, config)
     notes = []
+    if not config.declared and not settings.no_features:
+        # No features key at all is not a declaration of "no features": leave links and pip alone
+        # rather than remove every link and uninstall every feature the container has.
+        from dataclasses import replace
+
+        settings = replace(settings, no_features=True)
+        notes.append(f"{rel(config.path)} declares no features (no [tool.splent].features): feature "
+                     "links and pip are left as they are; only the app restarts")
     model = None
     if uvl is not None:
         from restart.uvl import load_uvl
 
-        model = load_uvl(uvl)
+        model = load_uvl(uvl, rel(uvl))
+        if not model.features:
+            raise ConfigError(f"the UVL model {rel(uvl)} is empty (it defines no features); restore it, "
+                              "or delete it to restart stacks in declared order.")
     elif config.spl:
         notes.append(f'no UVL model found for spl "{config.spl}": stacks restart in declared order')
     order = order_features([f.package for f in features], model)

@@ -35,6 +35,7 @@ class ProductConfig:
     spl_version: str | None            # [tool.splent.spl_model].version ("" counts as unset)
     spl_doi: str | None                # [tool.splent.spl_model].doi
     uvl_file: str | None               # legacy [tool.splent.uvl].file (framework: <product>/uvl/<file>)
+    declared: bool = True              # False: no features key at all (no [tool.splent] features*, no legacy list)
 
 
 def label(path: Path) -> str:
@@ -80,7 +81,7 @@ def read_pyproject(path: Path, env: str) -> ProductConfig:
         ``[project.optional-dependencies].features``) followed by the ``features_<env>``
         entries not already present.  Entries are compared after normalising namespace and
         name, so ``splent-io/x``, ``splent_io/x`` and ``x`` are one feature.  No features at
-        all is fine.
+        all is fine; ``declared`` is False when not one of those keys exists.
 
     Raises
     ------
@@ -107,11 +108,13 @@ def read_pyproject(path: Path, env: str) -> ProductConfig:
     project = _table(data, "project", shown, "[project]")
 
     lists: list[tuple[str, list]] = []
+    declared = any(key == "features" or key.startswith("features_") for key in splent)
     if "features" in splent:
         lists.append(("[tool.splent].features", _list(splent, "features", shown, "[tool.splent].features")))
     else:
         extras = _table(project, "optional-dependencies", shown, "[project.optional-dependencies]")
         key = "[project.optional-dependencies].features"
+        declared = declared or "features" in extras
         lists.append((key, _list(extras, "features", shown, key)))
     if env:
         key = f"[tool.splent].features_{env}"
@@ -142,6 +145,7 @@ def read_pyproject(path: Path, env: str) -> ProductConfig:
         spl_version=_string(model, "version", shown, "[tool.splent.spl_model].version"),
         spl_doi=_string(model, "doi", shown, "[tool.splent.spl_model].doi"),
         uvl_file=_string(uvl, "file", shown, "[tool.splent.uvl].file"),
+        declared=declared,
     )
 
 

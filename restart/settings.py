@@ -82,20 +82,23 @@ def resolve_workspace(flag: str | None, environ: Mapping[str, str], cwd: Path) -
         source, path = ("the current directory", found) if found else ("the default", DEFAULT_WORKSPACE)
         if not found and not path.is_dir():
             raise ConfigError("no SPLENT workspace found: no folder above the current directory has a "
-                              ".env with SPLENT_APP, and /workspace does not exist (use --workspace).")
+                              f".env with SPLENT_APP, and {DEFAULT_WORKSPACE} does not exist (use --workspace).")
     if not path.is_dir():
         raise ConfigError(f"workspace {path} (from {source}) is not a directory.")
     return path.resolve()
 
 
-def resolve_env(dev: bool, prod: bool, environ: Mapping[str, str], ws_env: Mapping[str, str]) -> str:
+def resolve_env(dev: bool, prod: bool, environ: Mapping[str, str], ws_env: Mapping[str, str],
+                ws_file: Path | str = "the workspace .env") -> str:
     if dev and prod:
         raise ConfigError("--dev and --prod exclude each other; give one.")
     if dev or prod:
         return "dev" if dev else "prod"
     value = environ.get("SPLENT_ENV") or ws_env.get("SPLENT_ENV") or "dev"
     if value not in ENVS:
-        raise ConfigError(f'SPLENT_ENV is "{value}"; it must be "dev" or "prod".')
+        source = "the environment" if environ.get("SPLENT_ENV") else ws_file
+        raise ConfigError(f'SPLENT_ENV is "{value}" (from {source}); it must be "dev" or "prod" '
+                          "(or give --dev / --prod).")
     return value
 
 
@@ -105,8 +108,13 @@ def resolve_product(flag: str | None, environ: Mapping[str, str], ws_env: Mappin
     if not product:
         raise ConfigError(f"SPLENT_APP is not set (in the environment or {workspace / '.env'}); "
                           "use --product NAME.")
-    if "/" in product or product in (".", "..") or not (workspace / product).is_dir():
-        raise ConfigError(f'product "{product}" not found: {workspace / product} is not a directory.')
+    source = ("--product" if flag else "SPLENT_APP in the environment" if environ.get("SPLENT_APP")
+              else f"SPLENT_APP in {workspace / '.env'}")
+    if "/" in product or product in (".", ".."):
+        raise ConfigError(f'product "{product}" is not a folder name in the workspace {workspace} (from {source}).')
+    if not (workspace / product).is_dir():
+        raise ConfigError(f'product "{product}" not found: {workspace / product} is not a directory '
+                          f"(from {source}).")
     return product
 
 
@@ -118,7 +126,7 @@ def resolve(args, environ: Mapping[str, str] | None = None, cwd: Path | None = N
         raise ConfigError("--dev and --prod exclude each other; give one.")
     workspace = resolve_workspace(args.workspace, environ, cwd)
     ws_env = read_workspace_env(workspace)
-    env = resolve_env(args.dev, args.prod, environ, ws_env)
+    env = resolve_env(args.dev, args.prod, environ, ws_env, workspace / ".env")
     product = resolve_product(args.product, environ, ws_env, workspace)
     color = not args.no_color and not environ.get("NO_COLOR") and not args.json
     return Settings(

@@ -759,15 +759,16 @@ def parse_uvl(text: str, path: str = "<uvl>") -> UVLModel:
             gc.enable()
 
 
-def load_uvl(path: os.PathLike | str) -> UVLModel:
-    """Read and parse a UVL file (UTF-8, optional BOM); the path as given names it in messages.
+def load_uvl(path: os.PathLike | str, name: str | None = None) -> UVLModel:
+    """Read and parse a UVL file (UTF-8, optional BOM); ``name`` (default: the path as given)
+    names it in messages.
 
     Raises
     ------
     ConfigError
         The file cannot be read or is not UTF-8 (UVLSyntaxError, a ConfigError, for bad syntax).
     """
-    name = os.fspath(path)
+    name = name or os.fspath(path)
     try:
         with open(path, "rb") as handle:
             data = handle.read()
