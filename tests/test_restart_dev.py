@@ -179,9 +179,12 @@ def test_ctrl_c_during_stacks_exits_130_with_a_summary(ws):
     proc = subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), "--parallel", "1",
                              "--json", "--timeout", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
-    time.sleep(2.0)                                  # inside the redis/queue restarts
+    first = proc.stderr.readline()                   # printed once inspection is over
+    assert "web container" in first, first
+    time.sleep(0.5)                                  # now inside the redis restart (about 2 s)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
+    err = first + err
     assert proc.returncode == 130, err
     data = json.loads(out)
     assert data["outcome"] == "interrupted"
