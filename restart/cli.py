@@ -16,7 +16,8 @@ from restart.errors import FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartE
 
 EXIT_CODES = (
     (OK, "success: stacks restarted and the app verified (or --dry-run/--print-order printed)"),
-    (FAILED, "a step failed during the restart (stack, pip, stop, start or verify)"),
+    (FAILED, "a step failed (stack, pip, stop, start, verify) or the product is not up; the message says "
+             "what was touched"),
     (USAGE, "usage or configuration error: nothing was touched"),
     (INTERRUPTED, "interrupted (Ctrl-C): running stack restarts finished, nothing new started"),
 )
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--print-order", action="store_true", help="print the feature order and why; needs no Docker")
     out.add_argument("--json", action="store_true", help="one JSON object on stdout (progress stays on stderr)")
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    out.add_argument("-v", "--verbose", action="store_true", help="print every Docker command (values masked)")
+    out.add_argument("-v", "--verbose", action="store_true", help="print every Docker command (secret values masked)")
     out.add_argument("--no-color", action="store_true", help="no colours (also when NO_COLOR is set or not a TTY)")
     out.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p

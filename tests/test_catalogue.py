@@ -5,9 +5,9 @@ that answers like a healthy dev engine except where the case says otherwise, and
 the exit code; ONE ``error:`` sentence on stderr naming the file, feature or container at
 fault, and no traceback; no Docker call that changes anything (``changing_calls() == []``)
 and no feature link changed on disk; under one second.  The few inputs that are NOT errors
-(by decision, see docs/troubleshooting.md) are tested for what they do instead.
+(by decision, see the README's troubleshooting table) are tested for what they do instead.
 
-docs/troubleshooting.md has one row per test here; keep the two in step.
+The README's troubleshooting table has one row per test here; keep the two in step.
 """
 from __future__ import annotations
 
@@ -673,7 +673,7 @@ def test_real_directory_where_a_link_belongs(restart, ws):
 
 # === the README's troubleshooting table ===========================================================
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "troubleshooting.md"
+DOC = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def catalogue_ids() -> set[str]:

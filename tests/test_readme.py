@@ -1,0 +1,43 @@
+"""The README stays true: its options table, exit codes and test command match the code."""
+import re
+from pathlib import Path
+
+from restart.cli import EXIT_CODES, build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def section(title: str) -> str:
+    start = README.index(title)
+    return README[start:README.index("\n#", start + len(title))]
+
+
+def test_options_table_matches_help():
+    table = section("## Usage")
+    documented = set(re.findall(r"^\| `(-[-\w]+)`(?:, `(--[\w-]+)`)?", table, re.M))
+    documented = {opt for pair in documented for opt in pair if opt}
+    parser = build_parser()
+    actual = {o for a in parser._actions for o in a.option_strings if a.dest not in ("help", "version")}
+    assert documented == actual
+
+
+def test_exit_codes_table_matches_help():
+    rows = re.findall(r"^\| (\d+) \| (.+) \|$", section("### Exit codes"), re.M)
+    assert [(int(code), text) for code, text in rows] == list(EXIT_CODES)
+    help_text = build_parser().format_help()
+    for code, text in EXIT_CODES:
+        assert f"{code:<4} {text}" in help_text.replace("\n  ", " ")
+
+
+def test_ci_runs_the_readme_test_command():
+    command = re.search(r"# 2\. the whole test suite.*\n(.+)\n", README).group(1).strip()
+    assert command == "bash scripts/provision && python3 -m tox"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "bash scripts/provision" in ci and "\npython3 -m tox\n" in ci
+
+
+def test_readme_names_every_script_it_mentions():
+    for script in re.findall(r"(?<![\w/])scripts/([\w-]+)", README):
+        if script != "bench-" and not script[0].isdigit():  # 05_0_… are the product's scripts
+            assert (ROOT / "scripts" / script).exists(), script
