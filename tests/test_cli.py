@@ -93,3 +93,34 @@ def test_help_does_not_import_heavy_modules():
             "print(sorted(m for m in ('networkx', 'sh', 'dotenv') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_print_order_json_needs_no_docker(capsys, monkeypatch):
+    import json
+    from pathlib import Path
+
+    ws = Path(__file__).resolve().parent.parent / "examples" / "workspace"
+    code, out, _ = run(["--workspace", str(ws), "--print-order", "--json"], capsys, monkeypatch,
+                       env={"PATH": "/nonexistent"})          # no docker reachable at all
+    data = json.loads(out)
+    assert code == 0
+    assert data["generations"] == [["splent_feature_redis", "splent_feature_debug"],
+                                   ["splent_feature_queue", "splent_feature_notes"], ["splent_feature_nginx"]]
+    assert {(e["before"], e["after"]) for e in data["edges"]} >= {("splent_feature_redis", "splent_feature_queue"),
+                                                                  ("splent_feature_queue", "splent_feature_nginx")}
+    assert all(".uvl:" in e["reason"] for e in data["edges"])
+
+
+def test_colour_only_on_a_tty_and_never_with_no_color(monkeypatch):
+    import io
+
+    from restart.progress import Outcome, Progress
+
+    def mark(**kw):
+        buf = io.StringIO()
+        Progress(buf, **kw).finish(Outcome("redis", "ok", seconds=1.3))
+        return buf.getvalue()
+    assert "\x1b[" in mark(color=True, tty=True)
+    assert "\x1b[" not in mark(color=True, tty=False)             # piped: plain lines
+    assert mark(color=False, tty=True).startswith("✓ redis 1.3s")
+    assert mark(color=True, tty=True, quiet=True) == ""          # -q: nothing but errors

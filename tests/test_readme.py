@@ -41,3 +41,23 @@ def test_readme_names_every_script_it_mentions():
     for script in re.findall(r"(?<![\w/])scripts/([\w-]+)", README):
         if script != "bench-" and not script[0].isdigit():  # 05_0_… are the product's scripts
             assert (ROOT / "scripts" / script).exists(), script
+
+
+def test_json_schema_in_readme_matches_result_data():
+    import json
+
+    from restart.execute import RunResult
+    from restart.report import result_data
+
+    block = re.search(r"```json\n(.+?)\n```", section("### Output and `--json`"), re.S).group(1)
+    documented = json.loads(block)
+
+    class Settings:
+        product, env = "demo_app", "dev"
+
+    class Plan:
+        settings, links = Settings(), ()
+
+    data = result_data(RunResult(Plan()))
+    assert set(documented) == set(data)
+    assert set(documented["app"]) == set(data["app"])
