@@ -53,3 +53,14 @@ def set_env_value(path: Path, name: str, value: str) -> None:
 def container_id(name: str) -> str:
     return subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True,
                           check=True).stdout.strip()
+
+
+def leaked_values(ws, env: str, argvs: list[list[str]]) -> list[tuple[str, list[str]]]:
+    """Env-file values found on any logged argv: every NAME=value pair, and the distinctive values
+    anywhere (the product name or "dev" legitimately appear in project names, so not those alone)."""
+    from dotenv import dotenv_values
+
+    values = dotenv_values(ws.env_file(env))
+    pairs = [f"{k}={v}" for k, v in values.items()]
+    distinctive = [values[k] for k in ("SECRET_TOKEN", "MOTTO", "GREETING")]
+    return [(v, a) for a in argvs for arg in a for v in pairs + distinctive if v in arg]

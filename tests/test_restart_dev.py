@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.restart_helpers import REPO, container_id, make_shim, restart, set_env_value, shim_argvs
+from tests.restart_helpers import REPO, container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
 
 pytestmark = pytest.mark.docker
 HOSTILE = "$(touch /tmp/pwned) a;b `id` & echo 'x' | cat > /tmp/pwned2"
@@ -64,15 +64,7 @@ def test_no_env_value_on_any_argv(ws, tmp_path):
     assert run.returncode == 0, run.stderr
     argvs = shim_argvs(shim)
     assert any(a[:1] == ["exec"] for a in argvs) and any("restart" in a for a in argvs)
-    from dotenv import dotenv_values
-
-    values = dotenv_values(ws.env_file("dev"))
-    # no NAME=value pair anywhere, and the distinctive values nowhere at all (the product name
-    # or "dev" legitimately appear in project names, so they are not checked alone)
-    pairs = [f"{k}={v}" for k, v in values.items()]
-    distinctive = [values[k] for k in ("SECRET_TOKEN", "MOTTO", "GREETING")]
-    leaked = [(v, a) for a in argvs for arg in a for v in pairs + distinctive if v in arg]
-    assert leaked == []
+    assert leaked_values(ws, "dev", argvs) == []
     assert "tok-9f8e7d-unique-secret" not in run.stderr + run.stdout       # -v shows commands, masked
     assert ws.answer("dev")["env"]["SECRET_TOKEN"] == "tok-9f8e7d-unique-secret"
 

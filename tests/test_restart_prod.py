@@ -11,18 +11,9 @@ import json
 
 import pytest
 
-from tests.restart_helpers import container_id, make_shim, restart, set_env_value, shim_argvs
+from tests.restart_helpers import container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
 
 pytestmark = pytest.mark.docker
-
-
-def no_values_on_argv(ws, env, argvs):
-    from dotenv import dotenv_values
-
-    values = dotenv_values(ws.env_file(env))
-    pairs = [f"{k}={v}" for k, v in values.items()]
-    distinctive = [values[k] for k in ("SECRET_TOKEN", "MOTTO", "GREETING")]
-    return [(v, a) for a in argvs for arg in a for v in pairs + distinctive if v in arg]
 
 
 def workers(ws):
@@ -56,7 +47,7 @@ def test_main_process_reload_full_and_env_report(example, tmp_path):
     assert data["app"]["env_not_applied"] == ["GREETING"]
     assert "up -d" in data["app"]["apply_command"] and "changed in .env.deploy" not in run.stdout + run.stderr
     assert "NOT applied" in run.stderr and "GREETING" in run.stderr
-    assert no_values_on_argv(ws, "prod", shim_argvs(shim)) == []
+    assert leaked_values(ws, "prod", shim_argvs(shim)) == []
 
     shim_full = make_shim(tmp_path / "shim-full")
     full = restart(ws, "--prod", "--full", "--json", shim_dir=shim_full)
@@ -65,7 +56,7 @@ def test_main_process_reload_full_and_env_report(example, tmp_path):
     assert steps == ["restart container", "verify"]
     assert container_id(web) == cid and ws.started_at(web) != started        # restarted, kept
     assert ws.answer("prod")["server"] == "gunicorn"
-    assert no_values_on_argv(ws, "prod", shim_argvs(shim_full)) == []
+    assert leaked_values(ws, "prod", shim_argvs(shim_full)) == []
 
 
 def test_prod_exec_managed_variant_stops_old_master_and_applies_env(example, tmp_path):
@@ -87,7 +78,7 @@ def test_prod_exec_managed_variant_stops_old_master_and_applies_env(example, tmp
     assert not alive & set(masters)                                         # the old master is gone
     answer = ws.answer("prod")
     assert answer["env"]["GREETING"] == "prod-exec (new) $(id)" and answer["server"] == "gunicorn"
-    assert no_values_on_argv(ws, "prod", shim_argvs(shim)) == []
+    assert leaked_values(ws, "prod", shim_argvs(shim)) == []
 
 
 def test_stop_works_without_procps(example):
