@@ -99,10 +99,11 @@ class Docker:
             argv.insert(2, "-a")
         return self.run(argv, timeout=30).stdout.split()
 
-    def inspect(self, ids: Sequence[str]) -> list[dict]:
+    def inspect(self, ids: Sequence[str], *, missing_ok: bool = False) -> list[dict]:
+        """``docker inspect``; with missing_ok, containers removed meanwhile are left out."""
         if not ids:
             return []
-        out = self.run(("docker", "inspect", *ids), timeout=30).stdout
+        out = self.run(("docker", "inspect", *ids), timeout=30, ok=(0, 1) if missing_ok else (0,)).stdout
         return json.loads(out or "[]")
 
     def exec(self, container: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
@@ -125,13 +126,13 @@ class Docker:
         """Containers of a compose project; ``prefix`` is compose + ``-p P --env-file E -f F``."""
         if self.is_v1:
             ids = self.run((*prefix, "ps", "-q"), cwd=cwd, timeout=60).stdout.split()
-            return [state_from_inspect(c) for c in self.inspect(ids)]
+            return [state_from_inspect(c) for c in self.inspect(ids, missing_ok=True)]
         out = self.run((*prefix, "ps", "-a", "--format", "json"), cwd=cwd, timeout=60).stdout
         return parse_compose_ps(out)
 
     def states(self, ids: Sequence[str]) -> list[ContainerState]:
         """Re-read known containers: one cheap ``docker inspect`` instead of a compose run."""
-        return [state_from_inspect(c) for c in self.inspect(ids)]
+        return [state_from_inspect(c) for c in self.inspect(ids, missing_ok=True)]
 
 
 def parse_compose_ps(text: str) -> list[ContainerState]:

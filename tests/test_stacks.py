@@ -111,3 +111,52 @@ def test_progress_on_tty_keeps_mark_on_the_start_line():
     buf = io.StringIO()
     run_dag([stack("redis")], Recorder(), Progress(buf, tty=True), workers=1)
     assert buf.getvalue().startswith("⏳ redis … ✓")
+
+
+class FakeDocker:
+    """Containers that become ready after a number of polls; counts docker inspect calls."""
+
+    def __init__(self, ready_after):
+        self.ready_after, self.calls = dict(ready_after), []
+
+    def states(self, ids):
+        from restart.docker import ContainerState
+
+        self.calls.append(tuple(ids))
+        n = len(self.calls)
+        return [ContainerState(i, "svc", "running", "healthy" if n >= self.ready_after[i[:4]] else "starting",
+                               id=i + "-full-id") for i in ids if self.ready_after.get(i[:4]) != -1]
+
+
+def waiting(ids):
+    from restart.docker import ContainerState
+
+    return [ContainerState(i, "svc", "running", "starting", id=i) for i in ids]
+
+
+def test_watcher_polls_once_per_tick_for_all_waiters():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from restart.stacks import ReadinessWatcher
+
+    docker = FakeDocker({"aaaa": 2, "bbbb": 3, "cccc": 3})
+    watcher = ReadinessWatcher(docker, interval=0.05)
+    deadline = time.monotonic() + 5
+    ready = lambda now: all(s.ready for s in now)  # noqa: E731
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda ids: watcher.wait(waiting(ids), ready, deadline),
+                                [["aaaa"], ["bbbb"], ["cccc"]]))
+    assert all(s.ready for r in results for s in r)
+    assert any(len(call) == 3 for call in docker.calls)          # one inspect served all three
+    assert len(docker.calls) <= 4
+
+
+def test_watcher_reports_removed_containers_and_deadline():
+    from restart.stacks import ReadinessWatcher
+
+    watcher = ReadinessWatcher(FakeDocker({"gone": -1, "slow": 99}), interval=0.05)
+    [gone] = watcher.wait(waiting(["gone"]), lambda now: now[0].state == "removed", time.monotonic() + 5)
+    assert gone.state == "removed"
+    t = time.monotonic()
+    [slow] = watcher.wait(waiting(["slow"]), lambda now: now[0].ready, time.monotonic() + 0.3)
+    assert not slow.ready and 0.25 < time.monotonic() - t < 1.0
