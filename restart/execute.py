@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from restart.app import AppController, AppResult, env_differences
 from restart.docker import Docker
-from restart.errors import CommandFailed, RestartError, last_line
+from restart.errors import CommandFailed, RestartError
 from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
 from restart.plan import Plan
 from restart.progress import Outcome, Progress
@@ -65,12 +65,15 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
                                "(is the workspace mounted there?).")
     changes, argvs = (), ()
     if not s.no_features and not s.full and plan.features is not None:
-        from restart.sync import diff_features, parse_pip_list, pip_argvs
+        from restart.sync import PIP_LIST, REMOVE, diff_features, parse_pip_list, pip_argvs
 
-        listing = docker.exec(web.name, ("python3", "-m", "pip", "list", "--format=json"), timeout=120)
+        listing = docker.exec(web.name, PIP_LIST, timeout=120)     # the one detection call
         installed = parse_pip_list(listing.stdout)
+        # a stale link names a feature the product declared before: removed even if not splent_feature_*
+        known = [c.path.name.partition("@")[0] for c in plan.links if c.action == REMOVE]
         changes = diff_features(plan.features, installed,
-                                lambda ref: web.container_path(ref.root(s.workspace), s.workspace, host_ws))
+                                lambda ref: web.container_path(ref.root(s.workspace), s.workspace, host_ws),
+                                known=known)
         argvs = pip_argvs(changes)
     return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs))
 
@@ -127,15 +130,22 @@ def _sync(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, resul
         _step(progress, result, "feature links", links)
     for change in pre.changes:
         progress.line(change.label())
+    from restart.sync import pip_failure
+
     for argv in pre.pip_argvs:
         def pip(argv=argv) -> Outcome:
             try:
                 docker.exec(pre.web.name, argv, timeout=600)
-            except CommandFailed as e:
-                raise RestartError(f"pip failed in {pre.web.name} (no stack or app was touched): "
-                                   f"{last_line(e.stderr) or e}") from None
-            return Outcome("", "ok", " ".join(argv[3:5]))
-        _step(progress, result, "pip " + argv[3], pip)
+            except CommandFailed as e:          # pip's error tail goes with it (e.log, shown by the CLI)
+                raise pip_failure(pre.web.name, argv, e.stderr, pre.changes) from None
+            packages = [c.package for c in pre.changes
+                        if (c.package if c.kind == "removed" else c.path) in argv[4:]]
+            return Outcome("", "ok", ", ".join(packages))
+        try:
+            _step(progress, result, "pip " + argv[3], pip)
+        except RestartError as e:
+            result.log = getattr(e, "log", {}) or {}
+            raise
 
 
 def _stacks(plan: Plan, docker: Docker, progress: Progress, result: RunResult) -> None:

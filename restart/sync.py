@@ -2,8 +2,9 @@
 
 Everything is decided before anything changes: :func:`plan_links` and :func:`diff_features`
 only read; :func:`apply_links` is the one function here that writes, and it only creates,
-swaps or removes symlinks.  Docker and pip are the executor's job: :func:`pip_argvs` hands
-it argv tuples.
+swaps or removes symlinks.  Docker and pip are the executor's job: :data:`PIP_LIST` is the one
+detection call, :func:`pip_argvs` hands it the install/uninstall argv tuples and
+:func:`pip_failure` turns a failed one into the error the user sees.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ NEW, REMOVED, BUMP, SWITCH = "new", "removed", "bump", "switch"
 NON_EDITABLE = "non-editable"      # installed from a wheel or sdist: no source folder
 FEATURE_PREFIX = "splent_feature_"
 PIP = ("python3", "-m", "pip")
+# Detection is this one call: ``docker exec <web> python3 -m pip list --format=json``.
+PIP_LIST = (*PIP, "list", "--format=json")
 
 
 # --- symlinks ----------------------------------------------------------------------------------
@@ -260,7 +263,7 @@ def diff_features(features: Sequence[FeatureRef], installed: Mapping[str, Instal
     Returns
     -------
     tuple of FeatureChange
-        Removals first (sorted; what pip does first), then declared features in order:
+        Removals first (sorted), then declared features in order:
 
         - ``new``: not installed;
         - ``switch``: the installed mode differs (``editable`` / ``pinned`` / ``non-editable``;
@@ -358,26 +361,105 @@ def _older(a: str, b: str) -> bool:
 
 
 def pip_argvs(changes: Sequence[FeatureChange]) -> tuple[tuple[str, ...], ...]:
-    """The pip calls that carry out ``changes``: at most one uninstall, then one install.
+    """The pip calls that carry out ``changes``: at most one install, then one uninstall.
 
-    Only removed features are uninstalled.  Bumps and switches are not: ``pip install -e``
-    replaces an installed distribution of the same name itself, and if the install fails
-    it rolls the old one back, so the container never ends up without the feature.
+    Installing first means a failing install (a broken feature, the usual pip failure) leaves
+    the container exactly as it was: nothing has been uninstalled yet.  Only removed features
+    are uninstalled.  Bumps and switches are not: ``pip install -e`` replaces an installed
+    distribution of the same name itself, and if the install fails it rolls the old one back,
+    so the container never ends up without the feature.  The subcommand is always ``argv[3]``.
 
     Examples
     --------
     >>> pip_argvs([FeatureChange("removed", "splent_feature_a", "1.0", None, None),
     ...            FeatureChange("new", "splent_feature_b", None, "editable", "/workspace/b")])
-    (('python3', '-m', 'pip', 'uninstall', '-y', 'splent_feature_a'), \
-('python3', '-m', 'pip', 'install', '--no-input', '-q', '--no-deps', '--no-build-isolation', \
-'-e', '/workspace/b'))
+    (('python3', '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-q', '--no-deps', \
+'--no-build-isolation', '-e', '/workspace/b'), \
+('python3', '-m', 'pip', 'uninstall', '--disable-pip-version-check', '-y', 'splent_feature_a'))
     """
     removed = list(dict.fromkeys(c.package for c in changes if c.kind == REMOVED))
     paths = list(dict.fromkeys(c.path for c in changes if c.kind != REMOVED and c.path))
     argvs = []
-    if removed:
-        argvs.append((*PIP, "uninstall", "-y", *removed))
     if paths:
-        argvs.append((*PIP, "install", "--no-input", "-q", "--no-deps", "--no-build-isolation",
-                      *(arg for path in paths for arg in ("-e", path))))
+        argvs.append((*PIP, "install", "--disable-pip-version-check", "--no-input", "-q", "--no-deps",
+                      "--no-build-isolation", *(arg for path in paths for arg in ("-e", path))))
+    if removed:
+        argvs.append((*PIP, "uninstall", "--disable-pip-version-check", "-y", *removed))
     return tuple(argvs)
+
+
+# --- pip failures ------------------------------------------------------------------------------
+
+class PipFailed(RestartError):
+    """A pip call in the web container failed; ``log`` holds pip's error tail for the CLI."""
+
+    def __init__(self, message: str, log: dict[str, list[str]]):
+        super().__init__(message)
+        self.log = log
+
+
+# pip's and setuptools' framing around the real error: true, but says nothing about the fault.
+_PIP_NOISE = re.compile(
+    r"(note|hint): |\[notice\]|WARNING: Running pip as the 'root' user|DEPRECATION: |"
+    r"error: (subprocess-exited-with-error|metadata-generation-failed|legacy-install-failure)$|"
+    r"[×╰│]|\[end of output\]|Traceback \(most recent call last\):$|"
+    r"Encountered error while|See above for (output|details)|ERROR: Exception:$")
+_FRAME = re.compile(r'File "[^"]*", line \d+')
+_CARETS = re.compile(r"[\s^~]+")
+_ERROR_LINE = re.compile(r"(?i)([\w.]*(error|exception)|[a-z]+ error|error)\b[^:]*:")
+
+
+def pip_error_tail(text: str, limit: int = 12) -> list[str]:
+    """The lines of pip's stderr that say what went wrong, at most ``limit``, last ones kept,
+    without their common indentation.
+
+    pip wraps a build failure in boxes and notes ("note: This error originates from a
+    subprocess", "hint: See above for details") and the backend's traceback; the last line
+    alone is then useless.  Dropped: that framing, traceback frames (``File "…", line N``,
+    the source line under it and its ``^^^`` markers) and the root-user warning.
+
+    Examples
+    --------
+    >>> pip_error_tail('  File "/x.py", line 3, in f\\n    raise E\\n    ^^^\\nValueError: bad pyproject\\n'
+    ...                'note: This is an issue with the package mentioned above, not pip.\\n')
+    ['ValueError: bad pyproject']
+    """
+    kept, frame_indent = [], None
+    for raw in (text or "").splitlines():
+        stripped = raw.strip()
+        if not stripped or _CARETS.fullmatch(stripped):
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        if _FRAME.match(stripped):
+            frame_indent = indent
+            continue
+        if frame_indent is not None:
+            source = indent > frame_indent       # the frame's source line, when it has one
+            frame_indent = None
+            if source:
+                continue
+        if _PIP_NOISE.match(stripped):
+            continue
+        kept.append(raw.rstrip())
+    kept = kept[-limit:]
+    margin = min((len(line) - len(line.lstrip()) for line in kept), default=0)
+    return [line[margin:] for line in kept]          # nesting kept, common indent dropped
+
+
+def pip_failure(container: str, argv: Sequence[str], stderr: str,
+                changes: Sequence[FeatureChange]) -> PipFailed:
+    """The error for a failed :func:`pip_argvs` call: one sentence naming the container and
+    the features, with pip's key error line; the cleaned tail rides along as ``log``."""
+    tail = pip_error_tail(stderr)
+    key = next((line.strip() for line in reversed(tail) if _ERROR_LINE.match(line.strip())),
+               tail[-1].strip() if tail else "")
+    verb = argv[3] if len(argv) > 3 else "pip"
+    if verb == "install":
+        paths = set(argv[4:])
+        names = [c.package for c in changes if c.kind != REMOVED and c.path in paths]
+    else:
+        names = [c.package for c in changes if c.kind == REMOVED and c.package in argv[4:]]
+    what = f" {'installing' if verb == 'install' else 'uninstalling'} {', '.join(names)}" if names else ""
+    message = f"pip failed in {container}{what} (no stack or app was touched)"
+    log = {f"pip {verb} in {container}": tail} if tail else {}
+    return PipFailed(message + (f": {key}" if key else "."), log)

@@ -12,10 +12,13 @@ from restart.sync import (
     FeatureChange,
     Installed,
     LinkChange,
+    PipFailed,
     apply_links,
     diff_features,
     parse_pip_list,
     pip_argvs,
+    pip_error_tail,
+    pip_failure,
     plan_links,
     same_version,
 )
@@ -345,7 +348,12 @@ def test_same_version(a, b, same):
 
 # --- pip_argvs -------------------------------------------------------------------------------
 
-def test_pip_argvs_batches_into_one_uninstall_then_one_install():
+INSTALL = ("python3", "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q", "--no-deps",
+           "--no-build-isolation")
+UNINSTALL = ("python3", "-m", "pip", "uninstall", "--disable-pip-version-check", "-y")
+
+
+def test_pip_argvs_batches_into_one_install_then_one_uninstall():
     changes = (
         FeatureChange("removed", "splent_feature_x", "1.0", None, None),
         FeatureChange("removed", "splent_feature_y", "2.0", None, None),
@@ -353,20 +361,20 @@ def test_pip_argvs_batches_into_one_uninstall_then_one_install():
         FeatureChange("bump", "splent_feature_b", "1.0", "1.1", f"{CACHE}/b@v1.1"),
         FeatureChange("switch", "splent_feature_c", "editable", "pinned", f"{CACHE}/c@v1"),
     )
+    # install first: when it fails (a broken feature), nothing has been uninstalled yet
     assert pip_argvs(changes) == (
-        ("python3", "-m", "pip", "uninstall", "-y", "splent_feature_x", "splent_feature_y"),
-        ("python3", "-m", "pip", "install", "--no-input", "-q", "--no-deps", "--no-build-isolation",
-         "-e", "/workspace/splent_feature_a", "-e", f"{CACHE}/b@v1.1", "-e", f"{CACHE}/c@v1"),
+        (*INSTALL, "-e", "/workspace/splent_feature_a", "-e", f"{CACHE}/b@v1.1", "-e", f"{CACHE}/c@v1"),
+        (*UNINSTALL, "splent_feature_x", "splent_feature_y"),
     )
+    assert {argv[3] for argv in pip_argvs(changes)} == {"install", "uninstall"}   # the subcommand
 
 
 def test_pip_argvs_edge_cases():
     assert pip_argvs(()) == ()
     only_removed = (FeatureChange("removed", "splent_feature_x", "1.0", None, None),)
-    assert pip_argvs(only_removed) == (("python3", "-m", "pip", "uninstall", "-y", "splent_feature_x"),)
+    assert pip_argvs(only_removed) == ((*UNINSTALL, "splent_feature_x"),)
     switch = (FeatureChange("switch", "splent_feature_c", "pinned", "editable", "/workspace/c"),)
-    assert pip_argvs(switch) == (("python3", "-m", "pip", "install", "--no-input", "-q", "--no-deps",
-                                  "--no-build-isolation", "-e", "/workspace/c"),)
+    assert pip_argvs(switch) == ((*INSTALL, "-e", "/workspace/c"),)
 
 
 def test_diff_then_argvs_end_to_end():
@@ -376,7 +384,71 @@ def test_diff_then_argvs_end_to_end():
                                             "↑ splent_feature_redis 1.5.6 → 1.6.0",
                                             "+ splent_feature_theme (new)"]
     assert pip_argvs(changes) == (
-        ("python3", "-m", "pip", "uninstall", "-y", "splent_feature_notes"),
-        ("python3", "-m", "pip", "install", "--no-input", "-q", "--no-deps", "--no-build-isolation",
-         "-e", f"{CACHE}/splent_feature_redis@v1.6.0", "-e", "/workspace/splent_feature_theme"),
+        (*INSTALL, "-e", f"{CACHE}/splent_feature_redis@v1.6.0", "-e", "/workspace/splent_feature_theme"),
+        (*UNINSTALL, "splent_feature_notes"),
     )
+
+
+# --- pip failures ----------------------------------------------------------------------------
+
+# pip 23's stderr when setuptools rejects a feature's pyproject (cut down, same shape).
+SETUPTOOLS_FAILURE = """\
+  error: subprocess-exited-with-error
+
+  × Preparing editable metadata (pyproject.toml) did not run successfully.
+  │ exit code: 1
+  ╰─> [53 lines of output]
+      configuration error: `project.dependencies` must be array
+      GIVEN VALUE:
+          "not-a-list"
+      Traceback (most recent call last):
+        File "/usr/lib/python3/dist-packages/pip/_vendor/pyproject_hooks/_in_process.py", line 353, in <module>
+          main()
+        File "<string>", line 1, in <module>
+        File "/usr/lib/python3/dist-packages/setuptools/config/pyprojecttoml.py", line 51, in validate
+          raise ValueError(f"{error}\\n{summary}") from None
+          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      ValueError: invalid pyproject.toml config: `project.dependencies`.
+      configuration error: `project.dependencies` must be array
+      [end of output]
+
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+error: metadata-generation-failed
+
+× Encountered error while generating package metadata.
+╰─> See above for output.
+
+note: This is an issue with the package mentioned above, not pip.
+hint: See above for details.
+"""
+BROKEN = FeatureChange("new", "splent_feature_broken", None, "editable", "/workspace/splent_feature_broken")
+
+
+def test_pip_error_tail_keeps_the_fault_and_drops_the_framing():
+    assert pip_error_tail(SETUPTOOLS_FAILURE) == [
+        "configuration error: `project.dependencies` must be array", "GIVEN VALUE:", '    "not-a-list"',
+        "ValueError: invalid pyproject.toml config: `project.dependencies`.",
+        "configuration error: `project.dependencies` must be array"]
+    assert pip_error_tail(SETUPTOOLS_FAILURE, limit=2) == pip_error_tail(SETUPTOOLS_FAILURE)[-2:]
+    assert pip_error_tail("") == []
+
+
+def test_pip_failure_names_container_features_and_the_key_line():
+    argv = (*INSTALL, "-e", BROKEN.path, "-e", f"{CACHE}/splent_feature_redis@v1.6.0")
+    bump = FeatureChange("bump", "splent_feature_redis", "1.5.6", "1.6.0", f"{CACHE}/splent_feature_redis@v1.6.0")
+    err = pip_failure("app_web", argv, SETUPTOOLS_FAILURE, [bump, BROKEN])
+    assert isinstance(err, PipFailed) and err.exit_code == 1
+    assert str(err) == ("pip failed in app_web installing splent_feature_redis, splent_feature_broken (no stack "
+                        "or app was touched): configuration error: `project.dependencies` must be array")
+    assert err.log == {"pip install in app_web": pip_error_tail(SETUPTOOLS_FAILURE)}
+
+
+def test_pip_failure_plain_error_line_and_uninstall():
+    toml = ("    raise suffixed_err(src, pos, msg)\n"
+            "pip._vendor.tomli.TOMLDecodeError: Expected ']' (at line 1, column 9)\n")
+    err = pip_failure("w", (*INSTALL, "-e", BROKEN.path), toml, [BROKEN])
+    assert str(err).endswith("touched): pip._vendor.tomli.TOMLDecodeError: Expected ']' (at line 1, column 9)")
+    gone = FeatureChange("removed", "splent_feature_x", "1.0", None, None)
+    err = pip_failure("w", (*UNINSTALL, "splent_feature_x"), "", [gone, BROKEN])
+    assert str(err) == "pip failed in w uninstalling splent_feature_x (no stack or app was touched)."
+    assert err.log == {}
