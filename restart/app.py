@@ -11,6 +11,7 @@ container cannot see.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -74,13 +75,14 @@ class AppController:
             why = ("its process exited right after starting" if res.get("exited") else
                    "no app process is running" if not res["pids"] else
                    f"it does not answer on port {self.port}" + (f" (HTTP {res['status']})" if res["status"] else ""))
+            log = self.log_tail()
             raise AppFailed(f"the app did not come back in {self.web.name} within "
-                            f"{self.start_timeout:g}s: {why}.", self.log_tail())
+                            f"{self.start_timeout:g}s: {why}{last_error(log)}.", log)
         probe = f"answers on :{self.port}{self.path}" if self.port else "process running"
         return Outcome("verify", "ok", f"{probe}, pid {', '.join(map(str, res['pids'][:3]))}", res["seconds"],
                        data={"pids": res["pids"]})
 
-    def log_tail(self, lines: int = 20) -> dict[str, list[str]]:
+    def log_tail(self, lines: int = 40) -> dict[str, list[str]]:
         try:
             return run_agent(self.docker, self.web, "tail", lines, *self.log_files)
         except RestartError:
@@ -114,6 +116,16 @@ class AppController:
         except RestartError:
             return {}
         return {f"docker logs {self.web.name}": (res.stdout + res.stderr).splitlines()[-lines:]}
+
+
+ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception)\b(?::.*)?$")
+
+
+def last_error(log: dict[str, list[str]]) -> str:
+    """' (log: ModuleNotFoundError: …)' — the last exception line of the logs, so the sentence names
+    the cause even when a long traceback pushes it out of the tail shown below it."""
+    found = [line.strip() for lines in log.values() for line in lines if ERROR_LINE.match(line)]
+    return f" (log: {found[-1][:160]})" if found else ""
 
 
 def env_differences(wanted: dict[str, str], container_env: dict[str, str]) -> list[str]:

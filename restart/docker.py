@@ -52,6 +52,7 @@ class Docker:
         self.runner = runner
         self.compose = tuple(compose) if compose else None
         self._compose_checked = False
+        self.changing = False   # set once the run starts changing things: engine faults are then exit 1
 
     # -- plumbing -------------------------------------------------------------------------
     def run(self, argv: Sequence[str], **kw) -> Result:
@@ -60,7 +61,7 @@ class Docker:
         except CommandFailed as e:
             known = engine_error(e) if argv and argv[0] in ("docker", "docker-compose") else None
             if known is not None:
-                raise known from None
+                raise (RestartError(str(known)) if self.changing else known) from None
             raise
 
     def check_engine(self) -> str:

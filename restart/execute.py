@@ -90,6 +90,7 @@ def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -
     result.timings["inspect"] = round(time.monotonic() - t0, 3)
     progress.line(f"{s.product} ({s.env}): web container {pre.web.name} ({pre.state.mode})")
 
+    docker.changing = True          # from here on a fault may leave something half done: exit 1
     _sync(plan, pre, docker, progress, result)
     _stacks(plan, docker, progress, result)
     _app(plan, pre, docker, progress, result)
@@ -194,6 +195,11 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
         result.log = getattr(e, "log", {}) or {}
         if not result.log and pre.state.mode != EXEC_MANAGED:
             result.log = ctl.container_logs()
+        stopped = any(o.name == "stop app" and o.ok for o in result.steps)
+        if stopped and not any(o.name == "verify" and o.ok for o in result.steps) and "the app was stopped" not in str(e):
+            down = RestartError(f"{str(e).rstrip('.')}; the app was stopped and is not running now.")
+            down.log = result.log
+            raise down from None
         raise
     result.app.outcomes = [o for o in result.steps if o.name in ("stop app", "start", "verify",
                                                                   "reload gunicorn", "restart container")]

@@ -177,17 +177,26 @@ class StackRestarter:
             return Outcome(stack.label, "failed", f"compose restart failed: {last_line(e.stderr) or e}",
                            time.monotonic() - started, kind="stack")
         deadline = time.monotonic() + self.health_timeout
-        states = self.docker.stack_states(prefix, stack.cwd)  # compose knows the project's members
-        if not states:
-            return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
+        try:
+            states = self.docker.stack_states(prefix, stack.cwd)  # compose knows the project's members
+            if not states:
+                return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
+                               time.monotonic() - started, kind="stack")
+            if all(s.id for s in states):
+                # compose ps can call a container running that exited meanwhile: decide on docker inspect
+                states = self.docker.states([s.id for s in states]) or states
+                if not all(s.ready for s in states):
+                    states = self.watcher.wait(states, lambda now: all(s.ready for s in now) or bool(_dead(now)),
+                                               deadline)
+        except RestartError as e:
+            return Outcome(stack.label, "failed", f"restarted, but its state could not be read: {e}",
                            time.monotonic() - started, kind="stack")
-        if not all(s.ready for s in states) and all(s.id for s in states):
-            states = self.watcher.wait(states, lambda now: all(s.ready for s in now) or bool(_dead(now)), deadline)
         elapsed = time.monotonic() - started
         dead = _dead(states)
         if dead:
             c = dead[0]
-            return Outcome(stack.label, "failed", f"container {c.name} {c.state} (exit code {c.exit_code})",
+            what = "keeps crashing: its restart policy restarts it" if c.state == "restarting" else c.state
+            return Outcome(stack.label, "failed", f"container {c.name} {what} (exit code {c.exit_code})",
                            elapsed, kind="stack")
         if all(s.ready for s in states):
             health = " (healthy)" if any(s.health for s in states) else ""
@@ -198,4 +207,9 @@ class StackRestarter:
 
 
 def _dead(states: list[ContainerState]) -> list[ContainerState]:
-    return [s for s in states if s.state in ("exited", "dead", "removed")]
+    """Containers that will not become ready: stopped, gone, or crash-looping.
+
+    ``restarting`` is only ever the restart policy at work (``compose restart`` is over by
+    now), so the container's process has exited at least once since our restart.
+    """
+    return [s for s in states if s.state in ("exited", "dead", "removed", "restarting")]

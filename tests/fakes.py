@@ -1,6 +1,7 @@
 """A fake Runner for unit tests: records every argv and answers from a script of replies."""
 from __future__ import annotations
 
+from restart.errors import CommandFailed
 from restart.runner import Result
 
 # argv prefixes of Docker calls that change state; everything else only reads.
@@ -23,6 +24,8 @@ class FakeRunner:
             if argv[: len(prefix)] == tuple(prefix):
                 if callable(reply) and not isinstance(reply, Result):
                     reply = reply(argv)
+                if isinstance(reply, CommandFailed) and reply.code in ok:   # as sh does with _ok_code
+                    return Result(argv, reply.code, "", reply.stderr)
                 if isinstance(reply, Exception):
                     raise reply
                 return reply
