@@ -23,7 +23,7 @@ from restart.progress import Outcome
 START_LOG = "/tmp/splent-restart-app.log"
 DEFAULT_LOGS = (START_LOG, "/var/log/entrypoint.log", "/var/log/splent/entrypoint.log")
 # Static: the script path and log path arrive as positional parameters, never spliced in.
-START_WRAPPER = 'log=$1; shift; exec "$@" >>"$log" 2>&1'
+START_WRAPPER = 'log=$1; shift; exec "$@" >"$log" 2>&1'
 
 
 class AppFailed(RestartError):
@@ -76,8 +76,8 @@ class AppController:
                    "no app process is running" if not res["pids"] else
                    f"it does not answer on port {self.port}" + (f" (HTTP {res['status']})" if res["status"] else ""))
             log = self.log_tail()
-            raise AppFailed(f"the app did not come back in {self.web.name} within "
-                            f"{self.start_timeout:g}s: {why}{last_error(log)}.", log)
+            when = (f"after {res['seconds']:.1f}s" if res.get("exited") else f"within {self.start_timeout:g}s")
+            raise AppFailed(f"the app did not come back in {self.web.name} {when}: {why}{last_error(log)}.", log)
         probe = f"answers on :{self.port}{self.path}" if self.port else "process running"
         return Outcome("verify", "ok", f"{probe}, pid {', '.join(map(str, res['pids'][:3]))}", res["seconds"],
                        data={"pids": res["pids"]})

@@ -196,7 +196,8 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
         if not result.log and pre.state.mode != EXEC_MANAGED:
             result.log = ctl.container_logs()
         stopped = any(o.name == "stop app" and o.ok for o in result.steps)
-        if stopped and not any(o.name == "verify" and o.ok for o in result.steps) and "the app was stopped" not in str(e):
+        verified = any(o.name == "verify" and o.ok for o in result.steps)
+        if stopped and not verified and "the app was stopped" not in str(e):
             down = RestartError(f"{str(e).rstrip('.')}; the app was stopped and is not running now.")
             down.log = result.log
             raise down from None
