@@ -80,3 +80,13 @@ def example_dev_up(docker_engine, tmp_path_factory):
         yield ws
     finally:
         _teardown([ws])
+
+
+@pytest.fixture(name="ws")
+def dev_example_restored(example_dev_up):
+    """``ws`` in the dev restart and fault tests: the module's dev example, its env file restored
+    after each test. (Modules with a ``ws`` fixture of their own keep theirs.)"""
+    env_file = example_dev_up.env_file("dev")
+    saved = env_file.read_text()
+    yield example_dev_up
+    env_file.write_text(saved)

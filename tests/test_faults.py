@@ -76,15 +76,6 @@ os.execv(real, [real, *argv])
 # ---------------------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def ws(example_dev_up):
-    """The module's dev example, with its env file restored after each test."""
-    env_file = example_dev_up.env_file("dev")
-    saved = env_file.read_text()
-    yield example_dev_up
-    env_file.write_text(saved)
-
-
 def error_line(run) -> str:
     """The one ``error:`` line a failed run prints (and no traceback of restart's own: the app's log
     tail, which may hold the app's, is shown indented)."""

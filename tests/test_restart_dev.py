@@ -21,15 +21,6 @@ REDIS, QUEUE, NGINX = ("splent-io/splent_feature_redis@v1.0.0", "splent-io/splen
                        "splent-io/splent_feature_nginx@v1.0.0")
 
 
-@pytest.fixture
-def ws(example_dev_up):
-    """The module's dev example, with its env file restored after each test."""
-    env_file = example_dev_up.env_file("dev")
-    saved = env_file.read_text()
-    yield example_dev_up
-    env_file.write_text(saved)
-
-
 def web_id(ws):
     return container_id(ws.web_container("dev"))
 
