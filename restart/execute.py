@@ -154,11 +154,7 @@ def _stacks(plan: Plan, docker: Docker, progress: Progress, result: RunResult) -
         return
     s = plan.settings
     restarter = StackRestarter(docker, health_timeout=s.health_timeout, timeout=s.timeout)
-    try:
-        result.stacks = run_dag(plan.stacks, restarter, progress, workers=s.parallel)
-    except KeyboardInterrupt:
-        result.stacks = list(run_dag.last)
-        raise
+    run_dag(plan.stacks, restarter, progress, workers=s.parallel, outcomes=result.stacks)
     bad = [o for o in result.stacks if not o.ok]
     if bad and not s.keep_going:
         names = ", ".join(f"{o.name} ({o.status})" for o in bad)

@@ -21,21 +21,21 @@ POLL = 0.2
 
 
 def run_dag(stacks: Sequence[Stack], do: Callable[[Stack], Outcome], progress: Progress, *,
-            workers: int = 4) -> list[Outcome]:
+            workers: int = 4, outcomes: list[Outcome] | None = None) -> list[Outcome]:
     """Run ``do`` over stacks in dependency order, at most ``workers`` at once.
 
     A stack whose dependency did not end "ok" is skipped, with the reason; stacks that do not
     depend on the failure still run (the caller then stops before the app unless
     ``keep_going``).  Ctrl-C stops new starts, lets running restarts finish (they run in
     their own session, so the signal does not reach them), records the rest as "not
-    started" and re-raises KeyboardInterrupt; the outcomes are then in ``run_dag.last``.
+    started" and re-raises KeyboardInterrupt; pass ``outcomes`` (a list, filled as stacks end)
+    to keep what was recorded by then.
     """
     names = {s.feature for s in stacks}
     pending = {s.feature: s for s in stacks}
     done: dict[str, Outcome] = {}
-    outcomes: list[Outcome] = []
+    outcomes = [] if outcomes is None else outcomes
     running: dict[Future, Stack] = {}
-    run_dag.last = outcomes
 
     def record(stack: Stack, out: Outcome) -> None:
         done[stack.feature] = out

@@ -89,10 +89,10 @@ def test_interrupt_lets_running_finish_and_starts_nothing_new(monkeypatch):
             raise KeyboardInterrupt
         return real_wait(fs, return_when=return_when)
     monkeypatch.setattr(mod, "wait", wait_then_interrupt)
-    rec = Recorder({"a": 0.2})
+    rec, recorded = Recorder({"a": 0.2}), []
     with pytest.raises(KeyboardInterrupt):
-        run_dag([stack("a"), stack("b", {"a"})], rec, quiet(), workers=2)
-    status = {o.name: o.status for o in run_dag.last}
+        run_dag([stack("a"), stack("b", {"a"})], rec, quiet(), workers=2, outcomes=recorded)
+    status = {o.name: o.status for o in recorded}
     assert status == {"a": "ok", "b": "not started"}
 
 
