@@ -36,7 +36,6 @@ class AppFailed(RestartError):
 
 @dataclass
 class AppResult:
-    outcomes: list[Outcome] = field(default_factory=list)
     env_not_applied: list[str] = field(default_factory=list)
     apply_command: str = ""
     pids_before: list[int] = field(default_factory=list)

@@ -198,6 +198,4 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
             down.log = result.log
             raise down from None
         raise
-    result.app.outcomes = [o for o in result.steps if o.name in ("stop app", "start", "verify",
-                                                                  "reload gunicorn", "restart container")]
     result.app.pids_after = out.data.get("pids") or out.data.get("workers_after") or []

@@ -109,11 +109,15 @@ class FeatureRef:
 
     def compose_file(self, workspace: Path, env: str) -> Path | None:
         """``docker/docker-compose.<env>.yml``, else ``docker/docker-compose.yml``; None: no stack."""
-        docker = self.root(workspace) / "docker"
-        for name in (f"docker-compose.{env}.yml", "docker-compose.yml"):
-            if (docker / name).is_file():
-                return docker / name
-        return None
+        return compose_file_in(self.root(workspace) / "docker", env)
+
+
+def compose_file_in(docker_dir: Path, env: str) -> Path | None:
+    """SPLENT's rule for products and features alike: the env's compose file, else the plain one."""
+    for name in (f"docker-compose.{env}.yml", "docker-compose.yml"):
+        if (docker_dir / name).is_file():
+            return docker_dir / name
+    return None
 
 
 def toml_kind(value: object) -> str:

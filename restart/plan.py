@@ -12,7 +12,7 @@ from pathlib import Path
 
 from restart.envfile import EnvFile, read_env_file
 from restart.errors import ConfigError
-from restart.features import FeatureRef, project_name
+from restart.features import FeatureRef, compose_file_in, project_name
 from restart.settings import Settings
 
 DEFAULT_COMPOSE = ("docker", "compose")
@@ -67,13 +67,6 @@ def short_label(package: str) -> str:
     return package.removeprefix("splent_feature_")
 
 
-def compose_file_for(docker_dir: Path, env: str) -> Path | None:
-    for name in (f"docker-compose.{env}.yml", "docker-compose.yml"):
-        if (docker_dir / name).is_file():
-            return docker_dir / name
-    return None
-
-
 def env_file_path(product_dir: Path, env: str) -> Path:
     """dev: docker/.env; prod: docker/.env.deploy when it exists, else docker/.env."""
     docker = product_dir / "docker"
@@ -110,7 +103,7 @@ def build_plan(settings: Settings) -> Plan:
 
     ws, env, product_dir = settings.workspace, settings.env, settings.product_dir
     rel = _relative_to(ws)
-    compose_file = compose_file_for(product_dir / "docker", env)
+    compose_file = compose_file_in(product_dir / "docker", env)
     if compose_file is None:
         raise ConfigError(f"no compose file for {settings.product}: neither "
                           f"{rel(product_dir / 'docker' / f'docker-compose.{env}.yml')} nor "
@@ -153,23 +146,17 @@ def build_plan(settings: Settings) -> Plan:
     only = _resolve_only(settings.only, features, rel(product_dir / "pyproject.toml"))
     compose = settings.compose_cmd or DEFAULT_COMPOSE
     stacks: list[Stack] = []
-    with_stack: dict[str, tuple[Path, Path]] = {}
-    for package in order.nodes:
-        ref = by_package[package]
-        docker_dir = ref.root(ws) / "docker"
-        file = compose_file_for(docker_dir, env) if docker_dir.is_dir() else None
-        if file is not None:
-            with_stack[package] = (docker_dir, file)
+    with_stack = {p: file for p in order.nodes if (file := by_package[p].compose_file(ws, env))}
     for package in order.nodes:
         if package not in with_stack or (only and package not in only):
             continue
         ref = by_package[package]
-        docker_dir, file = with_stack[package]
+        file = with_stack[package]
         project = ref.stack_project(settings.product, env)
         argv = (*compose, "-p", project, "--env-file", str(env_file.path), "-f", str(file),
                 "restart", "-t", stack_timeout(settings))
         needs = _stack_needs(package, order, set(with_stack) & (only or set(with_stack)))
-        stacks.append(Stack(package, short_label(package), project, file, docker_dir, argv,
+        stacks.append(Stack(package, short_label(package), project, file, file.parent, argv,
                             frozenset(needs), _reasons(package, needs, order)))
     return Plan(settings=settings, product_dir=product_dir, compose=compose, compose_file=compose_file,
                 project=project_name(settings.product, env), env_file=env_file, features=features,
