@@ -791,26 +791,22 @@ _SHOWN = 100          # characters of a constraint quoted in a note
 
 def _disjuncts(expr: object) -> list[str] | None:
     """``A`` or ``A | B | ...`` -> the feature names; anything else -> None."""
-    names: list[str] = []
-    stack = [expr]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Or):
-            stack += (item.right, item.left)
-        elif isinstance(item, Ref):
-            names.append(item.name)
-        else:
-            return None
-    return names
+    parts = _flatten(expr, Or)
+    return [p.name for p in parts] if all(isinstance(p, Ref) for p in parts) else None
 
 
 def _conjuncts(expr: object) -> list[object]:
     """``X & Y & ...`` -> [X, Y, ...] (anything else -> [expr]), left to right."""
+    return _flatten(expr, And)
+
+
+def _flatten(expr: object, op: type) -> list[object]:
+    """The operands of a chain of one binary operator, left to right, at any nesting."""
     parts: list[object] = []
     stack = [expr]
     while stack:
         item = stack.pop()
-        if isinstance(item, And):
+        if isinstance(item, op):
             stack += (item.right, item.left)
         else:
             parts.append(item)
