@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import time
 
 from restart import __version__
 from restart.errors import FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
@@ -120,56 +120,47 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, runner=None) -> int:
     """Run splent-restart; ``runner`` replaces the real ShRunner (tests pass a fake)."""
     args = build_parser().parse_args(argv)
-    import os
-
+    # restart.* imports wait until the arguments parsed: they pull in sh and python-dotenv,
+    # and --help must stay instant.
     from restart.progress import Progress
+    from restart.settings import resolve
 
-    color = not args.no_color and not os.environ.get("NO_COLOR")
-    progress = Progress(color=color, quiet=args.quiet, verbose=args.verbose)
-    started = time.monotonic()
-    result = None
+    progress = Progress(color=not args.no_color and not os.environ.get("NO_COLOR"), quiet=args.quiet,
+                        verbose=args.verbose)
     try:
-        from restart.plan import build_plan
-        from restart.settings import resolve
-
         settings = resolve(args)
-        plan = build_plan(settings)
-        plan_seconds = time.monotonic() - started
-        if args.print_order:
-            return _print_order(plan, args)
-        if args.dry_run:
-            return _dry_run(plan, args, progress, runner)
-        from restart.execute import RunResult, execute
-        from restart.runner import ShRunner, secrets_of
+        if args.print_order or args.dry_run:
+            from restart.plan import build_plan
 
-        result = RunResult(plan, timings={"plan": round(plan_seconds, 3)})
-        runner = runner or ShRunner(echo=progress.command if args.verbose else None,
-                                    secrets=secrets_of(plan.env_file.values))
-        execute(plan, runner, progress, result)
-        result.timings["total"] = round(time.monotonic() - started, 3)
-        _done(result, progress)
-        return _finish(result, args, OK)
+            plan = build_plan(settings)
+            return _print_order(plan, args) if args.print_order else _dry_run(plan, args, progress, runner)
     except RestartError as e:
         progress.error(str(e))
-        for source, lines in (getattr(e, "log", None) or {}).items():
-            progress.line(f"--- last lines of {source} ---", status="warning")
-            for line in lines:
-                progress.line(f"  {line}")
-        if args.verbose:
-            import traceback
-
-            traceback.print_exc()
-        return _finish(result, args, e.exit_code, str(e))
+        return _finish(None, args, e.exit_code, str(e))
     except KeyboardInterrupt:
-        progress.error("interrupted: " + _summary(result))
-        return _finish(result, args, INTERRUPTED, "interrupted")
+        progress.error("interrupted: nothing was changed.")
+        return _finish(None, args, INTERRUPTED, "interrupted")
     except Exception as e:  # a bug: say so in one line; the traceback is for -v
         progress.error(f"internal error: {type(e).__name__}: {e} (run with -v for details)")
         if args.verbose:
             import traceback
 
             traceback.print_exc()
-        return _finish(result, args, FAILED, f"internal error: {e}")
+        return _finish(None, args, FAILED, f"internal error: {e}")
+    from restart.run import run_once
+
+    result = run_once(settings, runner, progress)
+    if result.exit_code == OK:
+        _done(result, progress)
+    elif result.exit_code == INTERRUPTED:
+        progress.error("interrupted: " + _summary(result))
+    else:
+        progress.error(result.error)
+        for source, lines in result.log.items():
+            progress.line(f"--- last lines of {source} ---", status="warning")
+            for line in lines:
+                progress.line(f"  {line}")
+    return _finish(result, args, result.exit_code, result.error)
 
 
 def _print_order(plan, args) -> int:
@@ -208,7 +199,7 @@ def _dry_run(plan, args, progress, runner=None) -> int:
 
 
 def _summary(result) -> str:
-    if result is None:
+    if result.inspection is None:
         return "nothing was changed."
     done = [o.name for o in result.stacks + result.steps if o.ok]
     not_done = [f"{o.name} ({o.status})" for o in result.stacks + result.steps if not o.ok]
@@ -231,13 +222,10 @@ def _finish(result, args, code: int, error: str = "") -> int:
     if args.json:
         from restart.report import result_data
 
-        if result is None:
+        if result is None or result.plan is None:   # stopped while planning: there is no plan to report
             data = {"outcome": "error" if code != INTERRUPTED else "interrupted", "exit_code": code,
                     "error": error or None}
         else:
-            result.exit_code = code
-            result.error = error
-            result.outcome = {OK: "ok", INTERRUPTED: "interrupted"}.get(code, "failed")
             data = result_data(result)
         print(json.dumps(data, indent=2, default=str))
     return code
