@@ -26,6 +26,8 @@ class ContainerState:
     health: str = ""           # healthy, unhealthy, starting, "" (no healthcheck)
     exit_code: int | None = None
     id: str = ""
+    probe: tuple[str, ...] = ()   # the container's own healthcheck command, as docker exec runs it
+    probe_timeout: float = 30.0
 
     @property
     def ready(self) -> bool:
@@ -131,6 +133,16 @@ class Docker:
         out = self.run((*prefix, "ps", "-a", "--format", "json"), cwd=cwd, timeout=60).stdout
         return parse_compose_ps(out)
 
+    def probe(self, state: ContainerState) -> bool:
+        """Run the container's own healthcheck command now: True when it passes (exit 0)."""
+        try:
+            self.run(("docker", "exec", state.id, *state.probe), timeout=state.probe_timeout + 5)
+        except CommandFailed as e:
+            if e.code is None or engine_error(e) is not None:
+                raise
+            return False
+        return True
+
     def states(self, ids: Sequence[str]) -> list[ContainerState]:
         """Re-read known containers: one cheap ``docker inspect`` instead of a compose run."""
         return [state_from_inspect(c) for c in self.inspect(ids, missing_ok=True)]
@@ -151,8 +163,22 @@ def parse_compose_ps(text: str) -> list[ContainerState]:
 
 def state_from_inspect(info: dict) -> ContainerState:
     state = info.get("State", {})
-    labels = (info.get("Config") or {}).get("Labels") or {}
+    config = info.get("Config") or {}
+    labels = config.get("Labels") or {}
     status = "restarting" if state.get("Restarting") else (state.get("Status") or "").lower()
+    check = config.get("Healthcheck") or {}
     return ContainerState(info.get("Name", "").lstrip("/"), labels.get("com.docker.compose.service", ""),
                           status, ((state.get("Health") or {}).get("Status") or "").lower(),
-                          state.get("ExitCode"), info.get("Id", ""))
+                          state.get("ExitCode"), info.get("Id", ""), probe_argv(check.get("Test") or ()),
+                          (check.get("Timeout") or 30_000_000_000) / 1e9)
+
+
+def probe_argv(test) -> tuple[str, ...]:
+    """A healthcheck ``Test`` as ``docker exec`` argv: CMD-SHELL runs under ``/bin/sh -c``, as the
+    engine runs it; NONE or an inherited/empty test gives ``()`` (nothing to run)."""
+    kind, *rest = list(test) or [""]
+    if kind == "CMD-SHELL" and rest:
+        return ("/bin/sh", "-c", rest[0])
+    if kind == "CMD" and rest:
+        return tuple(rest)
+    return ()
