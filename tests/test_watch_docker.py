@@ -80,7 +80,9 @@ class Watch:
 
 
 def started(ws) -> dict[str, str]:
-    return {f: ws.started_at(f) for f in STACKS}
+    """StartedAt of each stack's container and of the web container (changes on a restart)."""
+    names = {f: ws.stack_containers(f, "dev")[0] for f in STACKS}
+    return {**{f: ws.started_at(n) for f, n in names.items()}, "web": ws.started_at(ws.web_container("dev"))}
 
 
 def touch_compose(ws, feature: str) -> None:
@@ -148,6 +150,7 @@ def test_watch_dev_scopes_errors_sync_and_ctrl_c(example):
         assert [(c["kind"], c["package"]) for c in bump["features"]] == [("bump", "splent_feature_redis")]
         assert sorted(bump["scope"]["stacks"]) == sorted(STACKS)
         assert all(started(ws)[f] != before[f] for f in STACKS)
+        assert started(ws)["web"] == before["web"]
         assert ws.answer("dev")["features"]["splent_feature_redis"] == "1.1.0"
 
         # Ctrl-C while idle: exit 130, the app still running
