@@ -155,7 +155,7 @@ def decide(old: Snapshot | None, new: Snapshot) -> Scope:
     old_files = {s.feature: s.file for s in old.plan.stacks}
     edited = sorted(s.feature for s in plan.stacks
                     if old_files.get(s.feature) != s.file or old.files.get(s.file) != new.files.get(s.file))
-    for package in edited:
+    for package in (p for p in edited if p not in roots):    # a bumped feature's file moved: said above
         stack = next(s for s in plan.stacks if s.feature == package)
         why.append(f"{short_label(package)}'s compose file {rel(stack.file)} changed")
     roots |= set(edited)

@@ -104,6 +104,7 @@ def test_pyproject_feature_bump_syncs_and_restarts_the_stack_and_dependents(ws):
     scope = decide(old, new)
     assert scope.sync and scope.app and scope.stacks == {REDIS, QUEUE, NGINX}
     assert "redis splent-io/splent_feature_redis@v1.0.0 → splent-io/splent_feature_redis@v1.1.0" in scope.why
+    assert "compose file" not in scope.why            # the bump moved it; the line says the bump once
     assert describe(scope, new.plan).startswith(scope.why + " → sync features, restart redis")
 
 

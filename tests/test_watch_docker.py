@@ -218,3 +218,22 @@ def test_apply_env_recreates_only_the_web_container_and_only_with_the_flag(examp
     assert again.returncode == 0, again.stderr
     assert [s["name"] for s in json.loads(again.stdout)["steps"]] == ["reload gunicorn"]
     assert container_id(web) == new_cid
+
+
+def test_watch_prod_with_apply_env_recreates_the_web_container_on_an_env_edit(example):
+    ws = example()
+    ws.up("prod")
+    web = ws.web_container("prod")
+    w = Watch(ws, "--prod", "--watch-only", "--apply-env")
+    try:
+        assert w.event()["event"] == "watching"
+        cid = container_id(web)
+        set_env_value(ws.env_file("prod"), "GREETING", "watched prod")
+        cycle = w.cycle()
+        assert cycle["outcome"] == "ok" and cycle["scope"]["stacks"] == [], cycle
+        assert [s["name"] for s in cycle["steps"]] == ["recreate web container", "verify", "verify env"]
+        assert cycle["app"]["env_applied"] == ["GREETING"]
+        assert container_id(web) != cid and ws.answer("prod")["env"]["GREETING"] == "watched prod"
+        assert w.interrupt() == 130
+    finally:
+        w.close()
