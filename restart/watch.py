@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from restart.errors import INTERRUPTED, OK, ConfigError, RestartError
+from restart.errors import INTERRUPTED, OK, ConfigError
 from restart.plan import Plan, build_plan, env_file_path, short_label
 from restart.progress import Progress
 from restart.settings import Settings
@@ -371,7 +371,7 @@ def watch(settings: Settings, progress: Progress, *, json_lines: bool = False, f
     try:
         import watchfiles._rust_notify  # noqa: F401
     except ImportError:
-        raise RestartError("--watch needs the watchfiles package (pip install watchfiles).") from None
+        raise ConfigError("--watch needs the watchfiles package (pip install watchfiles).") from None
     return Watcher(settings, progress, json_lines, runner).run(first=first)
 
 
