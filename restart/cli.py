@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "(repeatable; package, short name or pyproject entry)")
     what.add_argument("--no-features", action="store_true", help="skip feature sync (symlinks and pip)")
     what.add_argument("--keep-going", action="store_true", help="restart the app even if a feature stack failed")
+    what.add_argument("--apply-env", action="store_true", help="main-process mode: when the env file differs "
+                      "from the running web container, RECREATE that container (compose up -d --no-deps "
+                      "--force-recreate <web>) so the app gets the new values; nothing else is recreated")
+    loop = p.add_argument_group("watch mode")
+    loop.add_argument("--watch", action="store_true", help="restart once, then keep watching the env file, "
+                      "pyproject.toml, the UVL model and the feature compose files; each change restarts only "
+                      "what it needs (Ctrl-C ends with exit 130, the app left running)")
+    loop.add_argument("--watch-only", action="store_true", help="like --watch, without the first restart")
     tune = p.add_argument_group("timing and probes")
     tune.add_argument("--timeout", type=non_negative, default=10.0, metavar="SECONDS",
                       help="stop timeout for stacks (compose restart -t) and app processes (default 10)")
@@ -109,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--dry-run", action="store_true", help="print the plan (steps and exact commands, env "
                      "variable names only) and change nothing")
     out.add_argument("--print-order", action="store_true", help="print the feature order and why; needs no Docker")
-    out.add_argument("--json", action="store_true", help="one JSON object on stdout (progress stays on stderr)")
+    out.add_argument("--json", action="store_true", help="one JSON object on stdout (progress stays on stderr); "
+                     "with --watch one object per line, per cycle")
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     out.add_argument("-v", "--verbose", action="store_true", help="print every Docker command (secret values masked)")
     out.add_argument("--no-color", action="store_true", help="no colours (also when NO_COLOR is set or not a TTY)")
@@ -129,6 +138,12 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
                         verbose=args.verbose)
     try:
         settings = resolve(args)
+        if args.watch or args.watch_only:
+            if args.print_order or args.dry_run:
+                raise ConfigError("--watch runs restarts; it cannot be combined with --dry-run or --print-order.")
+            from restart.watch import watch
+
+            return watch(settings, progress, json_lines=args.json, first=not args.watch_only, runner=runner)
         if args.print_order or args.dry_run:
             from restart.plan import build_plan
 

@@ -131,8 +131,14 @@ def app_state(docker: Docker, web: WebContainer) -> AppState:
 
 
 def run_agent(docker: Docker, web: WebContainer, *args: object, timeout: float = 60) -> dict:
+    return run_agent_env(docker, web, None, *args, timeout=timeout)
+
+
+def run_agent_env(docker: Docker, web: WebContainer, env: dict[str, str] | None, *args: object,
+                  timeout: float = 60) -> dict:
+    """The agent with ``env`` passed by NAME (values in the docker CLI's environment, never argv)."""
     try:
-        result = docker.exec(web.name, agent_argv(*args), timeout=timeout)
+        result = docker.exec(web.name, agent_argv(*args), env=env, timeout=timeout)
     except CommandFailed as e:
         if e.code in (126, 127) and "python3" in e.stderr:
             raise RestartError(f"the web container {web.name} has no python3, which restart needs "

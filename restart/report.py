@@ -141,7 +141,7 @@ def result_data(result) -> dict:
         "stacks": [_outcome(o) for o in result.stacks],
         "steps": [_outcome(o) for o in result.steps],
         "app": {"pids_before": result.app.pids_before, "pids_after": result.app.pids_after,
-                "env_not_applied": result.app.env_not_applied,
+                "env_not_applied": result.app.env_not_applied, "env_applied": result.app.env_applied,
                 "apply_command": result.app.apply_command or None},
         "log_tail": result.log,
         "timings": result.timings,

@@ -42,6 +42,7 @@ class Settings:
     port: int = 5000
     probe_path: str | None = "/"
     log_files: tuple[str, ...] = ()
+    apply_env: bool = False           # main-process: recreate the web container when its env is stale
 
     @property
     def product_dir(self) -> Path:
@@ -138,5 +139,5 @@ def resolve(args, environ: Mapping[str, str] | None = None, cwd: Path | None = N
         compose_cmd=tuple(args.compose_cmd.split()) if args.compose_cmd else None,
         container=args.container, port=args.port,
         probe_path=None if args.no_probe else args.probe_path,
-        log_files=tuple(args.log_file or ()),
+        log_files=tuple(args.log_file or ()), apply_env=getattr(args, "apply_env", False),
     )
