@@ -30,6 +30,7 @@ class Inspection:
     product_path: str                     # the product dir inside the container
     changes: tuple = ()                   # restart.sync.FeatureChange
     pip_argvs: tuple = ()
+    links_skipped: str = ""               # why feature links stay unwritten (a remote engine's container)
 
 
 @dataclass
@@ -75,12 +76,16 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
                                 lambda ref: web.container_path(ref.root(s.workspace), s.workspace, host_ws),
                                 known=known)
         argvs = pip_argvs(changes)
-    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs))
+    skip = ""
+    if s.engine.remote and plan.links and not web.sees(plan.product_dir / "features", s.workspace, host_ws):
+        skip = (f"the web container {web.name} on {s.engine.label} does not mount this workspace "
+                f"({s.workspace}); its host's checkout keeps its own links")
+    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs), skip)
 
 
 def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -> RunResult:
     s = plan.settings
-    docker = Docker(runner, s.compose_cmd)
+    docker = Docker(runner, s.compose_cmd, s.engine)
     t0 = time.monotonic()
     pre = inspect(plan, docker)
     result.inspection = pre
@@ -122,7 +127,11 @@ def _step(progress: Progress, result: RunResult, name: str, fn) -> Outcome:
 def _sync(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result: RunResult) -> None:
     if plan.settings.no_features:
         return
-    if plan.links:
+    if plan.links and pre.links_skipped:
+        out = Outcome("feature links", "skipped", pre.links_skipped)
+        result.steps.append(out)
+        progress.finish(out)
+    elif plan.links:
         from restart.sync import apply_links
 
         def links() -> Outcome:
@@ -182,7 +191,8 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
                 out = _step(progress, result, "reload gunicorn", lambda: ctl.reload(pre.state))
             if missing:
                 result.app.env_not_applied = missing
-                result.app.apply_command = (f"docker compose -p {plan.project} -f {plan.compose_file} "
+                result.app.apply_command = (f"{' '.join(s.engine.argv(('docker', 'compose')))} "
+                                            f"-p {plan.project} -f {plan.compose_file} "
                                             f"up -d {pre.web.service or pre.web.name}")
                 progress.line(f"! {len(missing)} env-file value(s) differ from the running container and were "
                               f"NOT applied (the app is the container's main process): {', '.join(missing)}; "
