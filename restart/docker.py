@@ -122,7 +122,7 @@ class Docker:
             return self.compose
         for candidate in (self.compose,) if self.compose else (V2, V1):
             try:
-                self.runner.run((*candidate, "version"), timeout=20)
+                self.runner.run(self.engine.argv((*candidate, "version")), timeout=20)
             except CommandFailed as e:
                 if self.compose:
                     shown = " ".join(self.compose)
