@@ -55,18 +55,21 @@ def engine_error(e: CommandFailed, engine: Engine = LOCAL) -> ConfigError | None
 
 
 def _remote_error(text: str, last: str, engine: Engine) -> ConfigError | None:
-    if "context not found" in text or ("context" in text and "does not exist" in text):
+    """Only the docker CLI's own connection wording: a failing ``docker exec`` may print
+    "connection refused" or "certificate" about something else entirely (pip, the app)."""
+    if "unable to resolve docker endpoint" in text or "context not found" in text:
         return ConfigError(f"docker {engine.label} does not exist (`docker context ls` lists the contexts).")
+    connecting = ("error during connect" in text or "cannot connect to the docker daemon" in text
+                  or "is the docker daemon running" in text or "failed to connect to the docker api" in text
+                  or "could not read ca certificate" in text)
+    if not connecting:
+        return None
     if "x509" in text or "tls:" in text or "certificate" in text:
         return ConfigError(f"TLS with the Docker engine of {engine.label} failed: {last}")
-    if "ssh" in text and ("exit status 255" in text or "ssh:" in text or "permission denied" in text):
+    if "dial-stdio" in text or "ssh:" in text:
         ssh = last.split("stderr=", 1)[-1].strip() or last
         return ConfigError(f"SSH to the Docker engine of {engine.label} failed: {ssh}")
-    if ("cannot connect to the docker daemon" in text or "is the docker daemon running" in text
-            or "error during connect" in text or "failed to connect to the docker api" in text
-            or "connection refused" in text or "no such host" in text or "i/o timeout" in text):
-        return ConfigError(f"the Docker engine of {engine.label} cannot be reached: {last}")
-    return None
+    return ConfigError(f"the Docker engine of {engine.label} cannot be reached: {last}")
 
 
 class Docker:

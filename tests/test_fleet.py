@@ -252,3 +252,11 @@ def test_fleet_file_reading(tmp_path):
 
 def test_inspect_reply_helper_is_shared():   # the fakes stay those of the catalogue
     assert inspect_reply([container(None)])(("docker", "inspect", WEB)).code == 0
+
+
+def test_a_failing_exec_that_mentions_connections_is_not_an_engine_error():
+    """pip's or the app's own "Connection refused" / certificate trouble is not the engine's."""
+    for stderr in ("ERROR: Could not install: [Errno 111] Connection refused",
+                   "SSL: CERTIFICATE_VERIFY_FAILED x509 certificate signed by unknown authority"):
+        failure = CommandFailed(("docker", "--context", "h1", "exec", WEB, "pip"), 1, stderr)
+        assert engine_error(failure, Engine(context="h1")) is None
