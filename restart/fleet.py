@@ -87,8 +87,8 @@ def main_fleet(settings: Settings, args, progress: Progress, runner=None) -> int
     source = f"--fleet {args.fleet}" if args.fleet else "--context"
     names = contexts_of(args)
     plan = build_plan(settings)
-    hosts = [Host(Engine(context=n, source=source), _for_engine(plan, Engine(context=n, source=source)))
-             for n in names]
+    engines = [Engine(context=name, source=source) for name in names]
+    hosts = [Host(engine, _for_engine(plan, engine)) for engine in engines]
     lock = threading.Lock()
     progresses = {h.name: Progress(PrefixedStream(progress.stream, f"[{h.name}] ", lock), color=False,
                                    quiet=progress.quiet, verbose=progress.verbose, tty=False) for h in hosts}
