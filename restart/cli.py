@@ -26,7 +26,8 @@ EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXI
 
 environment: WORKING_DIR (workspace), SPLENT_APP (product), SPLENT_ENV (dev|prod),
 SPLENT_HOST_PROJECT_DIR (host path of the workspace, when run inside SPLENT's CLI container),
-NO_COLOR (no colours). The workspace .env is read for SPLENT_APP and SPLENT_ENV."""
+DOCKER_CONTEXT / DOCKER_HOST (the engine, as for docker), NO_COLOR (no colours).
+The workspace .env is read for SPLENT_APP and SPLENT_ENV."""
 
 
 def non_negative(text: str) -> float:
@@ -81,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--product", metavar="NAME", help="product (default: SPLENT_APP, else the workspace .env)")
     env.add_argument("--container", metavar="NAME", help="web container (default: found in the product's "
                      "compose project)")
+    env.add_argument("--context", metavar="NAME", action="append", help="docker context of the engine to use "
+                     "(default: DOCKER_CONTEXT, else DOCKER_HOST, else docker's own); repeat it for a fleet: "
+                     "one engine after another, each verified before the next")
+    env.add_argument("--fleet", metavar="FILE", help="restart on every docker context listed in FILE (one a "
+                     "line, # comments), one after another")
+    env.add_argument("--batch", type=positive_int, default=1, metavar="K",
+                     help="fleet: restart K hosts at a time (default 1)")
     what = p.add_argument_group("what to restart")
     what.add_argument("--full", action="store_true", help="re-run the whole entrypoint instead of the start "
                       "script (main-process mode: restart the web container); skips pip installs")
@@ -141,9 +149,16 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
         if args.watch or args.watch_only:
             if args.print_order or args.dry_run:
                 raise ConfigError("--watch runs restarts; it cannot be combined with --dry-run or --print-order.")
+            if args.fleet or len(args.context or ()) > 1:
+                raise ConfigError("--watch follows one engine; it cannot be combined with a fleet "
+                                  "(--fleet or several --context).")
             from restart.watch import watch
 
             return watch(settings, progress, json_lines=args.json, first=not args.watch_only, runner=runner)
+        if not args.print_order and (args.fleet or len(args.context or ()) > 1 or args.batch > 1):
+            from restart.fleet import main_fleet
+
+            return main_fleet(settings, args, progress, runner)
         if args.print_order or args.dry_run:
             from restart.plan import build_plan
 
@@ -197,7 +212,7 @@ def _dry_run(plan, args, progress, runner=None) -> int:
     pre, why = None, ""
     try:  # read-only calls only: what the run would find
         runner = runner or ShRunner(echo=progress.command if args.verbose else None)
-        pre = inspect(plan, Docker(runner, plan.settings.compose_cmd))
+        pre = inspect(plan, Docker(runner, plan.settings.compose_cmd, plan.settings.engine))
     except RestartError as e:
         why = str(e)
     text = render_plan(plan, pre, why)

@@ -31,6 +31,7 @@ class Inspection:
     product_path: str                     # the product dir inside the container
     changes: tuple = ()                   # restart.sync.FeatureChange
     pip_argvs: tuple = ()
+    links_skipped: str = ""               # why feature links stay unwritten (a remote engine's container)
 
 
 @dataclass
@@ -76,12 +77,16 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
                                 lambda ref: web.container_path(ref.root(s.workspace), s.workspace, host_ws),
                                 known=known)
         argvs = pip_argvs(changes)
-    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs))
+    skip = ""
+    if s.engine.remote and plan.links and not web.sees(plan.product_dir / "features", s.workspace, host_ws):
+        skip = (f"the web container {web.name} on {s.engine.label} does not mount this workspace "
+                f"({s.workspace}); its host's checkout keeps its own links")
+    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs), skip)
 
 
 def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -> RunResult:
     s = plan.settings
-    docker = Docker(runner, s.compose_cmd)
+    docker = Docker(runner, s.compose_cmd, s.engine)
     t0 = time.monotonic()
     pre = inspect(plan, docker)
     result.inspection = pre
@@ -123,7 +128,11 @@ def _step(progress: Progress, result: RunResult, name: str, fn) -> Outcome:
 def _sync(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result: RunResult) -> None:
     if plan.settings.no_features:
         return
-    if plan.links:
+    if plan.links and pre.links_skipped:
+        out = Outcome("feature links", "skipped", pre.links_skipped)
+        result.steps.append(out)
+        progress.finish(out)
+    elif plan.links:
         from restart.sync import apply_links
 
         def links() -> Outcome:
@@ -187,7 +196,7 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
                 out = _step(progress, result, "reload gunicorn", lambda: ctl.reload(pre.state))
             if missing and not s.apply_env:
                 result.app.env_not_applied = missing
-                result.app.apply_command = shlex.join(recreate_argv(compose, plan, pre.web))
+                result.app.apply_command = shlex.join(s.engine.argv(recreate_argv(compose, plan, pre.web)))
                 progress.line(f"! {len(missing)} env-file value(s) differ from the running container and were "
                               f"NOT applied (the app is the container's main process): {', '.join(missing)}; "
                               f"apply with --apply-env (recreates the web container) or: "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from restart.engine import LOCAL, Engine, resolve_engine
 from restart.errors import ConfigError
 
 ENVS = ("dev", "prod")
@@ -43,6 +44,7 @@ class Settings:
     probe_path: str | None = "/"
     log_files: tuple[str, ...] = ()
     apply_env: bool = False           # main-process: recreate the web container when its env is stale
+    engine: Engine = LOCAL          # --context / DOCKER_CONTEXT / DOCKER_HOST: reaches every docker call
 
     @property
     def product_dir(self) -> Path:
@@ -130,6 +132,8 @@ def resolve(args, environ: Mapping[str, str] | None = None, cwd: Path | None = N
     env = resolve_env(args.dev, args.prod, environ, ws_env, workspace / ".env")
     product = resolve_product(args.product, environ, ws_env, workspace)
     color = not args.no_color and not environ.get("NO_COLOR") and not args.json
+    contexts = getattr(args, "context", None) or []
+    engine = resolve_engine(contexts if len(contexts) == 1 and not getattr(args, "fleet", None) else None, environ)
     return Settings(
         workspace=workspace, product=product, env=env, full=args.full, dry_run=args.dry_run,
         print_order=args.print_order, json=args.json, quiet=args.quiet, verbose=args.verbose,
@@ -139,5 +143,5 @@ def resolve(args, environ: Mapping[str, str] | None = None, cwd: Path | None = N
         compose_cmd=tuple(args.compose_cmd.split()) if args.compose_cmd else None,
         container=args.container, port=args.port,
         probe_path=None if args.no_probe else args.probe_path,
-        log_files=tuple(args.log_file or ()), apply_env=getattr(args, "apply_env", False),
+        log_files=tuple(args.log_file or ()), apply_env=getattr(args, "apply_env", False), engine=engine,
     )
