@@ -194,8 +194,20 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
         stopped = any(o.name == "stop app" and o.ok for o in result.steps)
         verified = any(o.name == "verify" and o.ok for o in result.steps)
         if stopped and not verified and "the app was stopped" not in str(e):
-            down = RestartError(f"{str(e).rstrip('.')}; the app was stopped and is not running now.")
+            down = RestartError(f"{str(e).rstrip('.')}; {_app_now(docker, pre.web)}")
             down.log = result.log
             raise down from None
         raise
     result.app.pids_after = out.data.get("pids") or out.data.get("workers_after") or []
+
+
+def _app_now(docker: Docker, web: WebContainer) -> str:
+    """The end of the failure sentence, after one more look: a failed probe is not a dead app."""
+    try:
+        pids = [a["pid"] for a in run_agent(docker, web, "status")["apps"]]
+    except RestartError:
+        return "the app was stopped; whether it runs now is unknown."
+    if pids:
+        return (f"the app was stopped and started again (pid {', '.join(map(str, pids[:3]))} runs now) "
+                "but could not be verified.")
+    return "the app was stopped and is not running now."

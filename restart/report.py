@@ -10,7 +10,7 @@ from pathlib import Path
 
 from restart.plan import Plan, short_label
 
-AGENT = "python3 -c <restart agent>"
+AGENT = "python3 - <agent on stdin, arguments hex-encoded:>"
 
 
 def _rel(plan: Plan, path: Path) -> str:
@@ -81,16 +81,16 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
                                                                           str(int(s.timeout)), web)))
         else:
             step("graceful reload: SIGHUP to the gunicorn master, wait for new workers",
-                 f"docker exec {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")
+                 f"docker exec -i {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")
         step("report env-file values the container cannot see (main process keeps its creation env)")
     else:
         step("stop the app: SIGTERM flask/watchmedo/gunicorn, SIGKILL after the timeout, check none is left",
-             f"docker exec {web} {AGENT} stop {s.timeout:g}")
+             f"docker exec -i {web} {AGENT} stop {s.timeout:g}")
         step("start", f"docker exec -d -w {product_path} {env_flags} {web} bash -c <log wrapper> "
                       f"splent-start /tmp/splent-restart-app.log bash {script}".replace("  ", " "))
     probe = f"HTTP :{s.port}{s.probe_path}" if s.probe_path else "process only"
     step(f"verify: app process running and answering ({probe}), {s.start_timeout:g}s max",
-         f"docker exec {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
+         f"docker exec -i {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
     return "\n".join(out)
 
 

@@ -24,7 +24,7 @@ import pytest
 from restart.cli import main
 from restart.errors import CommandFailed
 from restart.runner import Result
-from tests.fakes import FakeRunner
+from tests.fakes import FakeRunner, agent_command
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 PRODUCT, PROJECT, WEB = "demo_app", "demo_app_dev", "demo_app_web"
@@ -69,8 +69,7 @@ def inspect_reply(containers: list[dict]):
 def agent_reply(*, script_exists: bool = True):
     """The in-container agent: a dev app running, stop/start/verify all fine."""
     def reply(argv):
-        i = argv.index("-c")
-        cmd, rest = argv[i + 2], argv[i + 3:]
+        cmd, rest = agent_command(argv)
         data = {
             "status": {"apps": [{"pid": 101, "ppid": 90, "argv": ["flask", "run"], "role": "flask", "main": False}],
                        "masters": [], "pid1": ["tail", "-f", "/dev/null"], "workers": {}},
@@ -117,7 +116,7 @@ def healthy_engine(ws: Path | None) -> list:
         (("docker", "ps", "-a"), ok(f"{web['Id']}\n")),
         (("docker", "ps"), ok(f"{web['Id']}\n")),
         (("docker", "inspect"), inspect_reply([web])),
-        (("docker", "exec", WEB, "python3", "-c"), agent_reply()),
+        (("docker", "exec", "-i", WEB, "python3", "-"), agent_reply()),
         (("docker", "exec", WEB, "python3", "-m", "pip", "list"), ok(pip_listing(ws) if ws else "[]")),
         (("docker", "compose"), compose_reply),
         (("docker-compose",), compose_reply),
@@ -147,8 +146,7 @@ class Run:
         return [c for c in self.runner.calls if c[:3] == ("docker", "exec", "-d")]
 
     def agent_calls(self, command: str) -> list[tuple[str, ...]]:
-        return [c for c in self.runner.calls if c[:2] == ("docker", "exec") and "-c" in c
-                and c[c.index("-c") + 2: c.index("-c") + 3] == (command,)]
+        return [c for c in self.runner.calls if (agent_command(c) or ("",))[0] == command]
 
 
 def links(ws: Path) -> dict[str, str]:
@@ -506,7 +504,7 @@ def test_entrypoint_missing_with_full(restart, ws):
 
 def test_start_script_missing_in_container(restart, ws):
     """Honestly exit 1 (the web container's view, found while inspecting); nothing touched."""
-    agent = (("docker", "exec", WEB, "python3", "-c"), agent_reply(script_exists=False))
+    agent = (("docker", "exec", "-i", WEB, "python3", "-"), agent_reply(script_exists=False))
     refused(restart(ws, replies=[agent]), 1, f"start script {DEV_SCRIPT} does not exist in container "
             f"{WEB} (is the workspace mounted there?).")
 
@@ -519,6 +517,52 @@ def test_start_script_not_executable_runs_with_bash(restart, ws):
     assert run.code == 0, run.err
     (start,) = run.starts()
     assert start[-2:] == ("bash", DEV_SCRIPT) and run.seconds < 1.0
+
+
+PKILL_PATTERNS = ("flask run", "watchmedo", "auto-restart", "watchmedo.*auto-restart", "gunicorn")
+
+
+def test_start_script_pkills_by_pattern_never_hits_restart(restart, ws):
+    """Decision: SPLENT's start script `pkill -f`s while restart's probe waits; no command line restart
+    runs in the web container can match, whatever the arguments (probe path, log files)."""
+    run = restart(ws, "--probe-path", "/gunicorn/watchmedo/auto-restart", "--log-file", "/var/log/flask run.log")
+    assert run.code == 0, run.err
+    in_container = [(argv, stdin) for argv, stdin in zip(run.runner.calls, run.runner.stdins, strict=True)
+                    if argv[:2] == ("docker", "exec")]
+    agents = [(argv, stdin) for argv, stdin in in_container if agent_command(argv)]
+    assert {agent_command(a)[0] for a, _ in agents} >= {"status", "files", "stop", "wait"}
+    assert all("def wait_ready" in stdin for _, stdin in agents)           # the source rides on stdin
+    wait = next(agent_command(a)[1] for a, _ in agents if agent_command(a)[0] == "wait")
+    assert "/gunicorn/watchmedo/auto-restart" in wait                          # ...and the arguments arrive
+    for argv, _ in in_container:
+        line = " ".join(argv[argv.index(WEB) + 1:])                           # what pkill -f sees
+        assert not any(re.search(p, line) for p in PKILL_PATTERNS), line
+
+
+def test_probe_killed_by_a_signal_looks_again(restart, ws):
+    """Decision: a probe that dies from a signal (exit 143) says nothing about the app: it is run again."""
+    answers = iter([CommandFailed(("docker",), 143, "")])
+
+    def wait_once_killed(argv):
+        if agent_command(argv)[0] == "wait":
+            return next(answers, None) or agent_reply()(argv)
+        return agent_reply()(argv)
+    run = restart(ws, replies=[(("docker", "exec", "-i", WEB, "python3", "-"), wait_once_killed)])
+    assert run.code == 0, run.err
+    assert len(run.agent_calls("wait")) == 2 and run.err.strip().splitlines()[-1].startswith("done: ")
+
+
+def test_probe_killed_every_time_while_the_app_runs(restart, ws):
+    """The final sentence says what is true after one more look: the app runs, unverified."""
+    def killed(argv):
+        if agent_command(argv)[0] == "wait":
+            return CommandFailed(argv, 143, "")
+        return agent_reply()(argv)
+    run = restart(ws, replies=[(("docker", "exec", "-i", WEB, "python3", "-"), killed)])
+    assert run.code == 1
+    assert run.error.endswith("the app was stopped and started again (pid 101 runs now) but could not be "
+                              "verified.")
+    assert "not running now" not in run.err and len(run.agent_calls("wait")) == 3
 
 
 # === Docker and the web container ================================================================
@@ -601,7 +645,7 @@ def test_web_container_without_python3(restart, ws):
     """Honestly exit 1: the image lacks what restart needs; the first agent call fails, nothing touched."""
     missing = fail(127, 'OCI runtime exec failed: exec failed: unable to start container process: exec: '
                         '"python3": executable file not found in $PATH: unknown')
-    replies = [(("docker", "exec", WEB, "python3", "-c"), missing)]
+    replies = [(("docker", "exec", "-i", WEB, "python3", "-"), missing)]
     refused(restart(ws, replies=replies), 1, f"the web container {WEB} has no python3")
 
 

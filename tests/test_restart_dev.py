@@ -10,10 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.restart_helpers import REPO, container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
+from tests.rig import wait_until
 
 pytestmark = pytest.mark.docker
 HOSTILE = "$(touch /tmp/pwned) a;b `id` & echo 'x' | cat > /tmp/pwned2"
@@ -140,12 +142,46 @@ def test_app_that_dies_on_start_fails_with_its_log(ws):
 
 
 def test_full_runs_the_entrypoint(ws):
-    run = restart(ws, "--full", "--only", "redis", "--json")
+    """The entrypoint's install step, then SPLENT's start script with its pkill lines, while
+    restart's probe already waits: the probe must survive them and see the new app."""
+    assert 'pkill -f "flask run"' in (ws.product_dir / "scripts" / "05_0_start_app_dev.sh").read_text()
+    before = ws.answer("dev")["pid"]
+    run = restart(ws, "--dev", "--full", "--json")
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     start = next(s for s in data["steps"] if s["name"] == "start")
     assert start["detail"].endswith("entrypoints/entrypoint.dev.sh")
-    assert ws.answer("dev")["pid"] in data["app"]["pids_after"]
+    now = ws.answer("dev")["pid"]
+    assert now != before and now in data["app"]["pids_after"]
+    assert run.stderr.strip().splitlines()[-1].startswith("done: ")
+
+
+PKILL_PATTERNS = ("flask run", "watchmedo", "auto-restart", "watchmedo.*auto-restart", "gunicorn")
+
+
+def test_no_restart_process_matches_what_splent_scripts_pkill(ws):
+    """A probe whose every argument holds the words (probe path, log files) is still invisible to
+    ``pgrep -f`` (pkill's matcher) for each pattern SPLENT's scripts kill by."""
+    from restart.docker import Docker
+    from restart.locate import find_web_container, run_agent
+    from restart.runner import ShRunner
+
+    docker = Docker(ShRunner())
+    web = find_web_container(docker, ws.product, f"{ws.product}_dev", None)
+    old = [p["pid"] for p in ws.processes("dev")]            # the probe waits for a NEW app: none comes
+    hostile = "/flask%20run/watchmedo/auto-restart/gunicorn"
+    with ThreadPoolExecutor(1) as pool:
+        probe = pool.submit(run_agent, docker, web, "wait", 5000, hostile, 6, *old, timeout=60)
+
+        def agent():
+            return [p for p in ws.processes("dev") if p["cmdline"][:1] == ["python3"] and "wait" in p["cmdline"][1:4]]
+        found = wait_until(agent, 20, interval=0.1)
+        matched = {pattern: ws.exec("pgrep", "-f", pattern, env="dev", check=False).stdout.split()
+                   for pattern in PKILL_PATTERNS}
+        agent_pids = {str(p["pid"]) for p in found}
+        assert agent_pids and all(not agent_pids & set(pids) for pids in matched.values()), (found, matched)
+        assert "seconds" in probe.result()
+    assert run_agent(docker, web, "tail", 5, "/var/log/gunicorn/flask run.log") == {}   # arguments arrive intact
 
 
 def test_exit_codes(ws):
