@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
         from restart.settings import resolve
 
         settings = resolve(args)
-        plan = build_plan(settings)
+        plan = build_plan(settings, order_only=args.print_order)
         plan_seconds = time.monotonic() - started
         if args.print_order:
             return _print_order(plan, args)

@@ -391,6 +391,28 @@ def test_declared_feature_missing_from_uvl_keeps_declared_order(restart, ws):
                    for e in data["edges"])
 
 
+def test_uvl_names_and_packages_in_another_spelling(restart, ws):
+    """Decision: package attributes and feature names match pyproject entries by pip's rule (case, -_.)."""
+    edit(ws / UVL, "package 'splent_feature_redis'", "package 'Splent-Feature.REDIS'")
+    edit(ws / UVL, "package 'splent_feature_queue'", "package 'SPLENT_FEATURE_QUEUE'")
+    run = restart(ws, "--print-order", "--json")
+    assert run.code == 0 and run.runner.calls == [] and run.seconds < 1.0
+    edges = {(e["before"], e["after"]) for e in json.loads(run.out)["edges"]}
+    assert ("splent_feature_redis", "splent_feature_queue") in edges
+    assert ("splent_feature_queue", "splent_feature_nginx") in edges
+
+
+def test_print_order_needs_only_pyproject_and_uvl(restart, ws):
+    """Decision: --print-order reads pyproject.toml and the UVL model, nothing else."""
+    product = ws / PRODUCT
+    for path in ("scripts/05_0_start_app_dev.sh", "docker/.env", "docker/docker-compose.dev.yml"):
+        (product / path).unlink()
+    run = restart(ws, "--print-order", "--json")
+    assert run.code == 0, run.err
+    assert run.runner.calls == [] and run.seconds < 1.0
+    assert [list(g) for g in json.loads(run.out)["generations"]][0][0] == "splent_feature_redis"
+
+
 def test_uvl_syntax_error(restart, ws):
     uvl = ws / UVL
     with open(uvl, "a") as f:
