@@ -194,6 +194,8 @@ def _dry_run(plan, args, progress, runner=None) -> int:
         pre = inspect(plan, Docker(runner, plan.settings.compose_cmd))
     except RestartError as e:
         why = str(e)
+    for warning in pre.warnings if pre else ():
+        progress.line(f"! {warning}", status="warning")
     text = render_plan(plan, pre, why)
     if args.json:
         from restart.report import order_data

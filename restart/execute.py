@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from restart.app import AppController, AppResult, env_differences
 from restart.docker import Docker
-from restart.errors import CommandFailed, RestartError
+from restart.errors import CommandFailed, ConfigError, RestartError, last_line
 from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
 from restart.plan import Plan
 from restart.progress import Outcome, Progress
@@ -30,6 +31,7 @@ class Inspection:
     product_path: str                     # the product dir inside the container
     changes: tuple = ()                   # restart.sync.FeatureChange
     pip_argvs: tuple = ()
+    warnings: tuple[str, ...] = ()        # e.g. the product's compose file that compose rejects
 
 
 @dataclass
@@ -53,16 +55,14 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
     s = plan.settings
     docker.check_engine()
     compose = docker.detect_compose() if plan.stacks else (s.compose_cmd or plan.compose)
-    web = find_web_container(docker, s.product, plan.project, s.container)
-    state = app_state(docker, web)
+    with ThreadPoolExecutor(max_workers=min(8, len(plan.stacks) + 1)) as pool:
+        checks = [pool.submit(_compose_config, docker, compose, st, s.workspace) for st in plan.stacks]
+        product_check = pool.submit(_product_config, docker, compose, plan)
+        web, state, product_path = _web_and_state(plan, docker)
+        for check in checks:              # in plan order: the first stack compose rejects is named
+            check.result()
+        warnings = tuple(w for w in [product_check.result()] if w)
     host_ws = os.environ.get("SPLENT_HOST_PROJECT_DIR")
-    product_path = web.container_path(plan.product_dir, s.workspace, host_ws)
-    if state.mode == EXEC_MANAGED:
-        script = f"{product_path}/{plan.start_script}"
-        found = run_agent(docker, web, "files", script)
-        if not found[script]["exists"]:
-            raise RestartError(f"start script {script} does not exist in container {web.name} "
-                               "(is the workspace mounted there?).")
     changes, argvs = (), ()
     if not s.no_features and not s.full and plan.features is not None:
         from restart.sync import PIP_LIST, REMOVE, diff_features, parse_pip_list, pip_argvs
@@ -75,7 +75,72 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
                                 lambda ref: web.container_path(ref.root(s.workspace), s.workspace, host_ws),
                                 known=known)
         argvs = pip_argvs(changes)
-    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs))
+    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs), warnings)
+
+
+def _web_and_state(plan: Plan, docker: Docker) -> tuple[WebContainer, AppState, str]:
+    """The web container, how its app runs, and (exec-managed) that the start script is there."""
+    s = plan.settings
+    web = find_web_container(docker, s.product, plan.project, s.container)
+    state = app_state(docker, web)
+    product_path = web.container_path(plan.product_dir, s.workspace, os.environ.get("SPLENT_HOST_PROJECT_DIR"))
+    if state.mode == EXEC_MANAGED:
+        script = f"{product_path}/{plan.start_script}"
+        found = run_agent(docker, web, "files", script)
+        if not found[script]["exists"]:
+            raise RestartError(f"start script {script} does not exist in container {web.name} "
+                               "(is the workspace mounted there?).")
+    return web, state, product_path
+
+
+def _compose_config(docker: Docker, compose: tuple[str, ...], stack, ws) -> None:
+    """``compose -p P --env-file E -f F config -q``: read-only, the stack's own restart options.
+
+    A file compose rejects would fail its ``restart`` only after links, pip and other stacks
+    were changed; found here, it is a configuration error with nothing touched.
+    """
+    argv = (*compose, *_options(stack.argv), "config", "-q")
+    try:
+        docker.run(argv, cwd=stack.cwd, timeout=60)
+    except CommandFailed as e:
+        raise ConfigError(f"compose rejects the {stack.label} stack's file {_rel(ws, stack.file)}: "
+                          f"{last_line(e.stderr) or e}") from None
+
+
+def _options(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """``-p P --env-file E -f F`` of a stack's restart argv."""
+    i = argv.index("-p")
+    return argv[i: i + 6]
+
+
+def _product_config(docker: Docker, compose: tuple[str, ...], plan: Plan) -> str:
+    """A warning naming the product's compose file when compose rejects it, else "".
+
+    restart never runs compose on it (it finds containers by label), but the ``up -d`` it
+    suggests for env values the container cannot see would fail.  SPLENT_HOST_PROJECT_DIR
+    defaults to the workspace, as on the host where the product was brought up.
+    """
+    file, ws = plan.compose_file, plan.settings.workspace
+    if not plan.stacks:                            # compose not detected yet: a product without stacks
+        try:                                       # may run with no compose installed at all
+            compose = docker.detect_compose()
+        except ConfigError:
+            return ""
+    env = {} if os.environ.get("SPLENT_HOST_PROJECT_DIR") else {"SPLENT_HOST_PROJECT_DIR": str(ws)}
+    try:
+        docker.run((*compose, "-p", plan.project, "-f", str(file), "config", "-q"), cwd=file.parent,
+                   env=env, timeout=60)
+    except CommandFailed as e:
+        return (f"compose rejects the product's compose file {_rel(ws, file)} (the `up -d` restart suggests "
+                f"for env changes would fail): {last_line(e.stderr) or e}")
+    return ""
+
+
+def _rel(ws, path) -> str:
+    try:
+        return str(path.relative_to(ws))
+    except ValueError:
+        return str(path)
 
 
 def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -> RunResult:
@@ -89,6 +154,8 @@ def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -
         result.plan = plan
     result.timings["inspect"] = round(time.monotonic() - t0, 3)
     progress.line(f"{s.product} ({s.env}): web container {pre.web.name} ({pre.state.mode})")
+    for warning in pre.warnings:
+        progress.line(f"! {warning}", status="warning")
 
     docker.changing = True          # from here on a fault may leave something half done: exit 1
     _sync(plan, pre, docker, progress, result)

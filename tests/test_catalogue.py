@@ -489,29 +489,38 @@ def test_compose_file_missing(restart, ws):
             "docker-compose.yml")
 
 
-def test_product_compose_file_compose_rejects_is_not_read(restart, ws):
-    """Decision: restart never runs compose on the product's file (it finds containers by label)."""
-    broken = "services:\n  demo_app_web:\n    image: x\n     ports: [1]\n"    # compose: "yaml: line 4: …"
-    (ws / PRODUCT / "docker" / "docker-compose.dev.yml").write_text(broken)
-    run = restart(ws, "--dry-run")
-    assert run.code == 0 and run.err == "" and run.runner.changing_calls() == [] and run.seconds < 1.0
-    assert not any("docker-compose.dev.yml" in " ".join(c) and "demo_app/docker" in " ".join(c)
-                   for c in run.runner.calls)
+def test_product_compose_file_compose_rejects(restart, ws):
+    """Decision: restart never runs the product's compose file, but warns when compose rejects it
+    (``config -q``, read-only), since the ``up -d`` it suggests would fail."""
+    (ws / PRODUCT / "docker" / "docker-compose.dev.yml").write_text("services:\n  demo_app_web:\n    image: x\n"
+                                                                     "     ports: [1]\n")
+    product = ("docker", "compose", "-p", PROJECT)
+    refusal = fail(15, "yaml: line 4: mapping values are not allowed in this context")
+    run = restart(ws, replies=[(product, lambda argv: refusal(argv) if "config" in argv else ok())])
+    assert run.code == 0, run.err
+    warnings = [line for line in run.err.splitlines() if line.startswith("! ")]
+    assert warnings == ["! compose rejects the product's compose file demo_app/docker/docker-compose.dev.yml "
+                        "(the `up -d` restart suggests for env changes would fail): yaml: line 4: mapping "
+                        "values are not allowed in this context"]
+    config = [c for c in run.runner.calls if c[:4] == product and c[-2:] == ("config", "-q")]
+    assert len(config) == 1 and run.seconds < 1.0
 
 
 def test_feature_compose_file_compose_rejects(restart, ws):
-    """Honestly exit 1: compose's own error surfaces at the stack step; the app is not touched."""
-    refusal = fail(1, "validating /ws/docker-compose.yml: services.splent_feature_redis additional "
-                      "properties 'imagee' not allowed")
+    """Every stack's file is checked read-only (``config -q``) before anything changes: exit 2."""
+    refusal = fail(15, "time=\"…\" level=warning msg=\"x\"\nvalidating /ws/docker-compose.yml: "
+                       "services.splent_feature_redis additional properties 'imagee' not allowed")
     redis = ("docker", "compose", "-p", "demo_app_splent_io_splent_feature_redis_dev")
-    run = restart(ws, "-q", replies=[(redis, lambda argv: refusal(argv) if "restart" in argv else ok())])
-    assert run.code == 1, run.err
-    assert "additional properties 'imagee' not allowed" in run.err
-    message = run.error
-    assert message == ("error: 3 feature stack(s) did not restart: redis (failed), queue (skipped), nginx "
-                       "(skipped); the app was not touched (use --keep-going to restart it anyway).")
-    assert [c[3] for c in run.runner.changing_calls()] == ["demo_app_splent_io_splent_feature_redis_dev"]
-    assert run.agent_calls("stop") == [] and run.starts() == [] and run.seconds < 1.0
+    link = ws / PRODUCT / "features" / "splent_io" / "splent_feature_queue"
+    link.unlink()                                     # a link to fix: it must stay unfixed
+    run = restart(ws, replies=[(redis, lambda argv: refusal(argv) if "config" in argv else ok())])
+    refused(run, 2, "compose rejects the redis stack's file "
+            ".splent_cache/features/splent_io/splent_feature_redis@v1.0.0/docker/docker-compose.yml",
+            "additional properties 'imagee' not allowed")
+    assert not link.exists() and run.agent_calls("stop") == [] and run.starts() == []
+    checked = {c[3] for c in run.runner.calls if c[-2:] == ("config", "-q")}
+    assert {"demo_app_splent_io_splent_feature_redis_dev", "demo_app_splent_io_splent_feature_queue_dev",
+            "demo_app_splent_io_splent_feature_nginx_dev"} <= checked
 
 
 def test_start_script_missing(restart, ws):

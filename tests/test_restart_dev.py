@@ -212,3 +212,42 @@ def test_ctrl_c_during_stacks_exits_130_with_a_summary(ws):
     assert all(s in ("ok", "not started") for s in statuses.values())  # the running one finished
     assert "interrupted" in err and "the app was not restarted" in err
     assert ws.answer("dev")["pid"] == pid
+
+
+def test_a_stack_file_compose_rejects_stops_the_run_before_anything_changes(ws):
+    """nginx's file is broken; redis and queue come first in the order. Today's restart would
+    restart them (and apply links) before compose refused nginx's file; now: exit 2, nothing."""
+    path = ws.stack_file(NGINX, "dev")
+    saved = path.read_text()
+    link = ws.product_dir / "features" / "splent_io" / "splent_feature_queue"
+    target = __import__("os").readlink(link)
+    pid = ws.answer("dev")["pid"]
+    started = {f: ws.started_at(ws.stack_containers(f, "dev")[0]) for f in (REDIS, QUEUE, NGINX)}
+    try:
+        path.write_text(saved.replace("image:", "imagee:", 1))
+        link.unlink()                                  # a link restart would re-create first
+        run = restart(ws, "--dev")
+        assert run.returncode == 2, run.stderr
+        assert "compose rejects the nginx stack's file" in run.stderr and "imagee" in run.stderr
+        assert not link.is_symlink()
+        assert {f: ws.started_at(ws.stack_containers(f, "dev")[0]) for f in started} == started
+        assert ws.answer("dev")["pid"] == pid
+    finally:
+        path.write_text(saved)
+        if not link.is_symlink():
+            link.symlink_to(target)
+
+
+def test_product_compose_file_compose_rejects_is_one_warning(ws):
+    path = ws.compose_file("dev")
+    saved = path.read_text()
+    try:
+        path.write_text(saved.replace("services:", "services:\n  broken: [", 1))
+        run = restart(ws, "--dev", "--no-features", "--only", "redis")
+        assert run.returncode == 0, run.stderr
+        warnings = [line for line in run.stderr.splitlines() if "compose rejects" in line]
+        assert len(warnings) == 1 and f"{ws.product}/docker/docker-compose.dev.yml" in warnings[0], run.stderr
+    finally:
+        path.write_text(saved)
+    clean = restart(ws, "--dev", "--no-features", "--only", "redis")      # no warning for a good file
+    assert clean.returncode == 0 and "compose rejects" not in clean.stderr, clean.stderr
