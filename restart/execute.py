@@ -156,6 +156,8 @@ def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -
     progress.line(f"{s.product} ({s.env}): web container {pre.web.name} ({pre.state.mode})")
     for warning in pre.warnings:
         progress.line(f"! {warning}", status="warning")
+    for note in plan.env_file.notes:
+        progress.line(f"note: {note}", status="warning")
 
     docker.changing = True          # from here on a fault may leave something half done: exit 1
     _sync(plan, pre, docker, progress, result)

@@ -136,6 +136,7 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
     order = order_features([f.package for f in features], model)
     env_path = env_file_path(product_dir, env)
     env_file = EnvFile(env_path) if order_only else read_env_file(env_path, label=rel(env_path))
+    notes.extend(env_file.notes)
     start = f"entrypoints/entrypoint.{env}.sh" if settings.full else START_SCRIPTS[env]
     if not order_only and not (product_dir / start).is_file():
         raise ConfigError(f"start script {rel(product_dir / start)} does not exist.")

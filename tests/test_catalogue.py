@@ -441,6 +441,13 @@ def test_uvl_missing_is_declared_order_with_a_note(restart, ws):
     assert stacks == ["redis", "queue", "nginx"]
 
 
+def test_uvl_path_is_a_directory(restart, ws):
+    """A directory named <spl>.uvl is no model file: exit 2 naming it, not "no model, declared order"."""
+    (ws / UVL).unlink()
+    (ws / UVL).mkdir()
+    refused(restart(ws), 2, "the UVL model splent_spl_demo/demo_spl.uvl is a directory")
+
+
 @pytest.mark.parametrize("text", ["", "// downloaded from uvlhub.io\n\n"], ids=["zero-bytes", "only-a-comment"])
 def test_uvl_empty(restart, ws, text):
     (ws / UVL).write_text(text)
@@ -461,6 +468,30 @@ ENV = Path(PRODUCT, "docker", ".env")
 def test_env_file_missing(restart, ws):
     (ws / ENV).unlink()
     refused(restart(ws), 2, f"env file {ENV} does not exist.")
+
+
+def test_env_bare_name_set_in_the_environment(restart, ws, monkeypatch):
+    """A bare NAME line takes NAME from restart's environment, as docker run --env-file does."""
+    edit(ws / ENV, "GUNICORN_WORKERS=2\n", "GUNICORN_WORKERS=2\nBARE_TOKEN\n")
+    monkeypatch.setenv("BARE_TOKEN", "from-the-environment")
+    run = restart(ws)
+    assert run.code == 0, run.err
+    (start,) = run.starts()
+    env = run.runner.envs[run.runner.calls.index(start)]
+    assert env["BARE_TOKEN"] == "from-the-environment" and "BARE_TOKEN" in start
+    assert "from-the-environment" not in " ".join(start) and run.seconds < 1.0
+
+
+def test_env_bare_name_unset(restart, ws):
+    """Unset in restart's environment, a bare NAME line is left out with a note, never passed as ""."""
+    edit(ws / ENV, "GUNICORN_WORKERS=2\n", "GUNICORN_WORKERS=2\nBARE_UNSET_NAME\n")
+    run = restart(ws)
+    assert run.code == 0, run.err
+    (start,) = run.starts()
+    assert "BARE_UNSET_NAME" not in start
+    assert "BARE_UNSET_NAME" not in run.runner.envs[run.runner.calls.index(start)]
+    assert ("note: demo_app/docker/.env:15: BARE_UNSET_NAME has no value and is not set in restart's "
+            "environment: left out (not passed as an empty value)") in run.err
 
 
 def test_env_line_unparsable(restart, ws):

@@ -120,7 +120,14 @@ def test_config_error_touches_nothing(ws):
         uvl.write_text(saved + "\tqueue => => redis\n")
         run = restart(ws)
         assert run.returncode == 2 and "demo_spl.uvl:" in run.stderr
+        uvl.unlink()
+        uvl.mkdir()                                   # a directory where the model belongs
+        run = restart(ws)
+        assert run.returncode == 2, run.stderr
+        assert "the UVL model splent_spl_demo/demo_spl.uvl is a directory" in run.stderr
     finally:
+        if uvl.is_dir():
+            uvl.rmdir()
         uvl.write_text(saved)
     assert ws.answer("dev")["pid"] == pid
     assert ws.started_at(ws.stack_containers(REDIS, "dev")[0]) == started
@@ -251,3 +258,18 @@ def test_product_compose_file_compose_rejects_is_one_warning(ws):
         path.write_text(saved)
     clean = restart(ws, "--dev", "--no-features", "--only", "redis")      # no warning for a good file
     assert clean.returncode == 0 and "compose rejects" not in clean.stderr, clean.stderr
+
+
+def test_bare_env_name_comes_from_restarts_environment_or_is_left_out(ws):
+    """``NAME`` alone on a line: docker run --env-file takes it from the environment; so does restart.
+    Unset there, the app must not see it at all (today it got an empty value)."""
+    with open(ws.env_file("dev"), "a") as f:
+        f.write("BARE_FROM_ENV\nBARE_NOT_SET\n")
+    run = restart(ws, "--dev", "--no-features", "--only", "redis", extra_env={"BARE_FROM_ENV": "from restart's env"})
+    assert run.returncode == 0, run.stderr
+    pid = ws.answer("dev")["pid"]                            # the app's own environment, from /proc
+    raw = ws.exec("cat", f"/proc/{pid}/environ", env="dev").stdout
+    env = dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+    assert env["BARE_FROM_ENV"] == "from restart's env"
+    assert "BARE_NOT_SET" not in env
+    assert "BARE_NOT_SET has no value" in run.stderr
