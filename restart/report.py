@@ -144,6 +144,7 @@ def result_data(result) -> dict:
                 "env_not_applied": result.app.env_not_applied,
                 "apply_command": result.app.apply_command or None},
         "log_tail": result.log,
+        "warnings": list(pre.warnings) if pre else [],
         "timings": result.timings,
     }
 
