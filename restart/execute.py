@@ -263,7 +263,9 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
         stopped = any(o.name == "stop app" and o.ok for o in result.steps)
         verified = any(o.name == "verify" and o.ok for o in result.steps)
         if stopped and not verified and "the app was stopped" not in str(e):
-            down = RestartError(f"{str(e).rstrip('.')}; {_app_now(docker, pre.web)}")
+            probed = any(o.name == "verify" and not o.ok for o in result.steps)   # the app may run: look
+            now = _app_now(docker, pre.web) if probed else "the app was stopped and is not running now."
+            down = RestartError(f"{str(e).rstrip('.')}; {now}")
             down.log = result.log
             raise down from None
         raise
