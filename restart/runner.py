@@ -55,7 +55,7 @@ def mask(argv: Argv, secrets: Collection[str]) -> str:
     for arg in argv:
         if any(s and s in arg for s in secrets):
             arg = "***"
-        elif "\n" in arg:  # the in-container agent's source: say what it is, not all of it
+        elif "\n" in arg:  # a script text on argv: say what it is, not all of it
             arg = f"<{arg.count(chr(10)) + 1}-line script>"
         shown.append(arg)
     return shlex.join(shown)
