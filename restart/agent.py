@@ -220,6 +220,52 @@ def envdiff(names):
     return {"pids": sorted(pids), "differ": sorted(differ)}
 
 
+def installed():
+    """What ``pip list --format=json`` prints, read from the installed metadata directly.
+
+    Starting pip costs ~0.6 s of CPU; reading the same ``*.dist-info`` costs ~0.05 s.  The
+    editable location follows pip's rule: a local ``direct_url.json`` marked editable (PEP
+    660), else a legacy ``<name>.egg-link`` on sys.path, whose first line is the location.
+    None when this Python (< 3.8) has no importlib.metadata: the caller then asks pip.
+    """
+    try:
+        import importlib.metadata as metadata
+        from urllib.parse import unquote, urlparse
+    except ImportError:
+        return None
+    rows, seen = [], set()
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        key = (name or "").lower().replace("_", "-").replace(".", "-")
+        if not name or key in seen:   # pip lists the first of a name found on sys.path
+            continue
+        seen.add(key)
+        row = {"name": name, "version": dist.version}
+        location = None
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            direct = {}
+        if direct.get("dir_info", {}).get("editable") and direct.get("url", "").startswith("file:"):
+            location = unquote(urlparse(direct["url"]).path)
+        else:
+            for folder in sys.path:
+                link = os.path.join(folder or ".", name + ".egg-link")
+                if os.path.isfile(link):
+                    with open(link) as f:
+                        location = f.readline().strip() or None
+                    break
+        if location:
+            row["editable_project_location"] = location
+        rows.append(row)
+    return rows
+
+
+def inspect(want_pip, paths):
+    """Everything the read-only phase asks the container, in one exec."""
+    return {"status": status(), "files": files(paths), "pip": installed() if want_pip == "pip" else None}
+
+
 def main(args):
     cmd, rest = args[0], json.loads(bytes.fromhex(args[1]).decode()) if len(args) > 1 else []
     if cmd == "status":
@@ -236,6 +282,8 @@ def main(args):
         result = files(rest)
     elif cmd == "envdiff":
         result = envdiff(rest)
+    elif cmd == "inspect":
+        result = inspect(rest[0], rest[1:])
     else:
         raise SystemExit(f"unknown agent command {cmd!r}")
     json.dump(result, sys.stdout)

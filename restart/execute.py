@@ -6,6 +6,7 @@ decided.  The first change is a symlink or pip call, then stack restarts, then t
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import time
@@ -53,24 +54,43 @@ class RunResult:
 
 
 def inspect(plan: Plan, docker: Docker) -> Inspection:
-    """Read-only Docker calls: engine, compose, web container, app mode, installed features."""
+    """Read-only Docker calls: engine, compose, web container, app mode, installed features.
+
+    They overlap: the engine check, the compose detection and the container lookup run at
+    once, the compose file checks beside the rest, and everything asked inside the web
+    container (app processes, the start script, the installed features) is one agent call.
+    """
     s = plan.settings
-    docker.check_engine()
-    compose = docker.detect_compose() if plan.stacks else (s.compose_cmd or plan.compose)
-    with ThreadPoolExecutor(max_workers=min(8, len(plan.stacks) + 1)) as pool:
+    host_ws = os.environ.get("SPLENT_HOST_PROJECT_DIR")
+    sync = not s.no_features and not s.full and plan.features is not None
+    with ThreadPoolExecutor(max_workers=min(8, len(plan.stacks) + 3)) as pool:
+        engine = pool.submit(docker.check_engine)
+        detected = pool.submit(docker.detect_compose) if plan.stacks else None
+        found = pool.submit(find_web_container, docker, s.product, plan.project, s.container)
+        engine.result()                   # an engine that does not answer is THE error, whatever else failed
+        compose = detected.result() if detected else (s.compose_cmd or plan.compose)
         checks = [pool.submit(_compose_config, docker, compose, st, s.workspace) for st in plan.stacks]
         product_check = pool.submit(_product_config, docker, compose, plan)
-        web, state, product_path = _web_and_state(plan, docker)
+        web = found.result()
+        product_path = web.container_path(plan.product_dir, s.workspace, host_ws)
+        script = f"{product_path}/{plan.start_script}"
+        facts = run_agent(docker, web, "inspect", "pip" if sync else "-", script)
+        state = app_state(web, facts["status"])
+        if state.mode == EXEC_MANAGED and not facts["files"][script]["exists"]:
+            raise RestartError(f"start script {script} does not exist in container {web.name} "
+                               "(is the workspace mounted there?).")
         for check in checks:              # in plan order: the first stack compose rejects is named
             check.result()
         warnings = tuple(w for w in [product_check.result()] if w)
-    host_ws = os.environ.get("SPLENT_HOST_PROJECT_DIR")
     changes, argvs = (), ()
-    if not s.no_features and not s.full and plan.features is not None:
+    if sync:
         from restart.sync import PIP_LIST, REMOVE, diff_features, parse_pip_list, pip_argvs
 
-        listing = docker.exec(web.name, PIP_LIST, timeout=120)     # the one detection call
-        installed = parse_pip_list(listing.stdout)
+        if facts["pip"] is None:          # no importlib.metadata in the container (Python < 3.8): ask pip
+            listing = docker.exec(web.name, PIP_LIST, timeout=120).stdout
+        else:
+            listing = json.dumps(facts["pip"])
+        installed = parse_pip_list(listing)
         # a stale link names a feature the product declared before: removed even if not splent_feature_*
         known = [c.path.name.partition("@")[0] for c in plan.links if c.action == REMOVE]
         changes = diff_features(plan.features, installed,
@@ -82,21 +102,6 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
         skip = (f"the web container {web.name} on {s.engine.label} does not mount this workspace "
                 f"({s.workspace}); its host's checkout keeps its own links")
     return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs), warnings, skip)
-
-
-def _web_and_state(plan: Plan, docker: Docker) -> tuple[WebContainer, AppState, str]:
-    """The web container, how its app runs, and (exec-managed) that the start script is there."""
-    s = plan.settings
-    web = find_web_container(docker, s.product, plan.project, s.container)
-    state = app_state(docker, web)
-    product_path = web.container_path(plan.product_dir, s.workspace, os.environ.get("SPLENT_HOST_PROJECT_DIR"))
-    if state.mode == EXEC_MANAGED:
-        script = f"{product_path}/{plan.start_script}"
-        found = run_agent(docker, web, "files", script)
-        if not found[script]["exists"]:
-            raise RestartError(f"start script {script} does not exist in container {web.name} "
-                               "(is the workspace mounted there?).")
-    return web, state, product_path
 
 
 def _compose_config(docker: Docker, compose: tuple[str, ...], stack, ws) -> None:

@@ -19,7 +19,7 @@ AGENT_SOURCE: str | None = None
 EXEC_MANAGED, MAIN_PROCESS = "exec-managed", "main-process"
 # Agent commands that only look: one killed by a signal (a start script's `pkill`, the OOM
 # killer) is asked again, since its death says nothing about the app.
-READ_ONLY_AGENT = frozenset({"status", "files", "tail", "wait", "envdiff"})
+READ_ONLY_AGENT = frozenset({"status", "files", "tail", "wait", "envdiff", "inspect"})
 SIGNAL_RETRIES = 2
 
 
@@ -139,9 +139,8 @@ def find_web_container(docker: Docker, product: str, project: str, explicit: str
     raise RestartError(f"no running container in compose project {project}{hint}.")
 
 
-def app_state(docker: Docker, web: WebContainer) -> AppState:
-    """Ask the agent which app processes run, and decide how this run must restart them."""
-    data = run_agent(docker, web, "status")
+def app_state(web: WebContainer, data: dict) -> AppState:
+    """Decide from the agent's ``status`` answer how this run must restart the app."""
     apps = tuple(data["apps"])
     masters = tuple(data["masters"])
     cmd = " ".join(web.command)

@@ -44,7 +44,7 @@ class FakeRunner:
             if any(word in argv for word in READ_ONLY_COMPOSE) and argv[:2] != ("docker", "exec"):
                 continue
             agent = agent_command(argv)
-            if agent and agent[0] in ("status", "files", "tail"):
+            if agent and agent[0] in ("status", "files", "tail", "inspect", "envdiff"):
                 continue
             if argv[:2] == ("docker", "exec") and argv[-3:] == ("pip", "list", "--format=json"):
                 continue

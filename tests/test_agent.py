@@ -69,3 +69,21 @@ def test_agent_runs_from_stdin_with_hex_arguments(tmp_path):
     out = subprocess.run([sys.executable, *argv[1:]], input=agent_source(), capture_output=True, text=True,
                          check=True)
     assert json.loads(out.stdout) == {str(log): ["b"]}
+
+
+def test_installed_reads_what_pip_list_prints():
+    """The agent reads the installed metadata instead of starting pip (~0.6 s): same rows as
+    ``pip list --format=json`` of the same interpreter, editable locations included."""
+    import json
+    import subprocess
+    import sys
+
+    from restart import agent
+
+    def rows(items):
+        return {(i["name"].lower().replace("_", "-"), i["version"], i.get("editable_project_location"))
+                for i in items}
+
+    pip = subprocess.run([sys.executable, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+                         capture_output=True, text=True, check=True).stdout
+    assert rows(agent.installed()) == rows(json.loads(pip))

@@ -35,11 +35,14 @@ def prod_engine(ws, envdiff=()):
     web["Config"]["Labels"]["com.docker.compose.project"] = "demo_app_prod"
     web["Mounts"] = [{"Type": "bind", "Source": str(ws / "demo_app"), "Destination": "/workspace/demo_app"}]
 
+    status = {"apps": [{"pid": 1, "ppid": 0, "argv": ["gunicorn"], "role": "gunicorn", "main": True}],
+              "masters": [1], "pid1": ["gunicorn"], "workers": {"1": [7, 8]}}
+
     def agent(argv):
-        cmd, _ = agent_command(argv)
+        cmd, rest = agent_command(argv)
         return ok(json.dumps({
-            "status": {"apps": [{"pid": 1, "ppid": 0, "argv": ["gunicorn"], "role": "gunicorn", "main": True}],
-                       "masters": [1], "pid1": ["gunicorn"], "workers": {"1": [7, 8]}},
+            "status": status,
+            "inspect": {"status": status, "pip": None, "files": {p: {"exists": True} for p in rest[1:]}},
             "reload": {"ok": True, "before": [7, 8], "after": [9, 10], "status": 200, "seconds": 0.5},
             "wait": {"ok": True, "status": 200, "pids": [1, 11], "seconds": 0.3, "exited": False},
             "envdiff": {"pids": [1, 11], "differ": list(envdiff)},

@@ -70,10 +70,13 @@ def agent_reply(*, script_exists: bool = True):
     """The in-container agent: a dev app running, stop/start/verify all fine."""
     def reply(argv):
         cmd, rest = agent_command(argv)
+        status = {"apps": [{"pid": 101, "ppid": 90, "argv": ["flask", "run"], "role": "flask", "main": False}],
+                  "masters": [], "pid1": ["tail", "-f", "/dev/null"], "workers": {}}
         data = {
-            "status": {"apps": [{"pid": 101, "ppid": 90, "argv": ["flask", "run"], "role": "flask", "main": False}],
-                       "masters": [], "pid1": ["tail", "-f", "/dev/null"], "workers": {}},
+            "status": status,
             "files": {p: {"exists": script_exists, "readable": script_exists} for p in rest},
+            "inspect": {"status": status, "pip": None,         # None: no importlib.metadata, ask pip
+                        "files": {p: {"exists": script_exists, "readable": script_exists} for p in rest[1:]}},
             "stop": {"stopped": [101], "killed": [], "left": []},
             "wait": {"ok": True, "status": 200, "pids": [202], "seconds": 0.2, "exited": False},
             "tail": {},
@@ -592,7 +595,7 @@ def test_start_script_pkills_by_pattern_never_hits_restart(restart, ws):
     in_container = [(argv, stdin) for argv, stdin in zip(run.runner.calls, run.runner.stdins, strict=True)
                     if argv[:2] == ("docker", "exec")]
     agents = [(argv, stdin) for argv, stdin in in_container if agent_command(argv)]
-    assert {agent_command(a)[0] for a, _ in agents} >= {"status", "files", "stop", "wait"}
+    assert {agent_command(a)[0] for a, _ in agents} >= {"inspect", "stop", "wait"}
     assert all("def wait_ready" in stdin for _, stdin in agents)           # the source rides on stdin
     wait = next(agent_command(a)[1] for a, _ in agents if agent_command(a)[0] == "wait")
     assert "/gunicorn/watchmedo/auto-restart" in wait                          # ...and the arguments arrive
