@@ -6,14 +6,10 @@ the tests does not matter.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.restart_helpers import REPO, container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
+from tests.restart_helpers import container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
 
 pytestmark = pytest.mark.docker
 HOSTILE = "$(touch /tmp/pwned) a;b `id` & echo 'x' | cat > /tmp/pwned2"
@@ -155,24 +151,4 @@ def test_exit_codes(ws):
     assert restart(ws, "--only", "redis", "--no-features").returncode == 0
 
 
-def test_ctrl_c_during_stacks_exits_130_with_a_summary(ws):
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("SPLENT_APP", "WORKING_DIR")}
-    env["PYTHONPATH"] = str(REPO)
-    pid = ws.answer("dev")["pid"]
-    proc = subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), "--parallel", "1",
-                             "--json", "--timeout", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    first = proc.stderr.readline()                   # printed once inspection is over
-    assert "web container" in first, first
-    time.sleep(0.5)                                  # now inside the redis restart (about 2 s)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    err = first + err
-    assert proc.returncode == 130, err
-    data = json.loads(out)
-    assert data["outcome"] == "interrupted"
-    statuses = {s["name"]: s["status"] for s in data["stacks"]}
-    assert "not started" in statuses.values()                       # nothing new started
-    assert all(s in ("ok", "not started") for s in statuses.values())  # the running one finished
-    assert "interrupted" in err and "the app was not restarted" in err
-    assert ws.answer("dev")["pid"] == pid
+# Ctrl-C as a terminal sends it: tests/test_ctrl_c_docker.py
