@@ -120,3 +120,21 @@ def leaked_values(ws, env: str, argvs: list[list[str]]) -> list[tuple[str, list[
     pairs = [f"{k}={v}" for k, v in values.items()]
     distinctive = [values[k] for k in ("SECRET_TOKEN", "MOTTO", "GREETING")]
     return [(v, a) for a in argvs for arg in a for v in pairs + distinctive if v in arg]
+
+
+def assert_names_only(ws, env: str, argvs: list[list[str]]) -> list[list[str]]:
+    """The shim saw the app's start (``exec -d … -e NAME`` for every env-file name, no value), and no
+    env value appears on any logged argv. Returns the start calls.
+
+    Checked in this order so that an empty or partial shim log cannot pass as "nothing leaked".
+    """
+    assert argvs, "the docker shim logged nothing"
+    names = sorted(ws.env_values(env))
+    starts = [a for a in argvs if a[:2] == ["exec", "-d"]]
+    assert starts, "the shim logged no `docker exec -d` start"
+    for start in starts:
+        flags = [start[i + 1] for i, a in enumerate(start[:-1]) if a == "-e"]
+        assert sorted(flags) == names, (flags, names)
+        assert not [f for f in flags if "=" in f], flags
+    assert leaked_values(ws, env, argvs) == []
+    return starts
