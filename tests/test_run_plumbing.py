@@ -5,6 +5,7 @@ travel only in the child's environment (argv, --dry-run and -v name them).
 """
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -244,3 +245,31 @@ def test_verbose_prints_every_command_with_names_only(ws, capsys, monkeypatch):
     assert not [v for v in DISTINCTIVE if v in err]
     [i] = [i for i, c in enumerate(runner.calls) if c[:3] == ("docker", "exec", "-d")]
     assert {k: runner.envs[i][k] for k in values} == values   # the real runner hands the values over
+
+
+# --- stop: SIGKILL reported, survivors refused -----------------------------------------------------
+
+def stop_reply(result: dict):
+    return [(("docker", "exec", WEB, "python3", "-c"), lambda argv: ok(json.dumps(result)))]
+
+
+def test_stop_reports_processes_that_needed_sigkill():
+    from restart.app import AppController
+    from restart.docker import Docker
+
+    ctl = AppController(Docker(FakeRunner(stop_reply({"stopped": [1, 2], "killed": [2], "left": []}))),
+                        WebContainer(WEB, "id", "web", "t", ()), port=5000,
+                        probe_path="/", stop_timeout=2, start_timeout=3)
+    assert ctl.stop().detail == "2 process(es), 1 needed SIGKILL"
+
+
+def test_stop_refuses_when_a_process_survives_sigkill():
+    from restart.app import AppController
+    from restart.docker import Docker
+    from restart.errors import RestartError
+
+    ctl = AppController(Docker(FakeRunner(stop_reply({"stopped": [7], "killed": [7], "left": [7]}))),
+                        WebContainer(WEB, "id", "web", "t", ()), port=5000, probe_path="/", stop_timeout=2,
+                        start_timeout=3)
+    with pytest.raises(RestartError, match=rf"app processes \[7\] in {WEB} survived SIGKILL\."):
+        ctl.stop()
