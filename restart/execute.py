@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from restart.app import AppController, AppResult, env_differences
+from restart.app import AppController, AppResult, env_differences, preloaded
 from restart.docker import Docker
 from restart.errors import CommandFailed, Interrupted, RestartError
 from restart.interrupt import deferred
@@ -205,7 +205,11 @@ def _app_steps(plan: Plan, pre: Inspection, ctl: AppController, progress: Progre
             out = _step(progress, result, "verify", ctl.verify)
         else:
             missing = env_differences(plan.env_file.values, pre.web.env)
-            if s.full:
+            preload = preloaded(pre.state, pre.web.env) if not s.full else ""
+            if preload:
+                progress.line(f"! {preload}: a SIGHUP reload would keep serving the old code; restarting "
+                              f"the container {pre.web.name} instead", status="warning")
+            if s.full or preload:
                 _step(progress, result, "restart container", ctl.restart_container)
                 out = _step(progress, result, "verify", ctl.verify)
             else:

@@ -8,6 +8,7 @@ import shlex
 from dataclasses import asdict
 from pathlib import Path
 
+from restart.app import preloaded
 from restart.plan import Plan, short_label
 
 AGENT = "python3 -c <restart agent>"
@@ -76,9 +77,11 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
     env_flags = " ".join(f"-e {name}" for name in names)
     script = f"{product_path}/{plan.start_script}"
     if pre and pre.state.mode != "exec-managed":
-        if s.full:
-            step("restart the web container (kept, not recreated)", _cmd(("docker", "restart", "-t",
-                                                                          str(int(s.timeout)), web)))
+        preload = "" if s.full else preloaded(pre.state, pre.web.env)
+        if s.full or preload:
+            why = f" ({preload}: SIGHUP would keep the old code)" if preload else ""
+            step(f"restart the web container (kept, not recreated){why}",
+                 _cmd(("docker", "restart", "-t", str(int(s.timeout)), web)))
         else:
             step("graceful reload: SIGHUP to the gunicorn master, wait for new workers",
                  f"docker exec {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")

@@ -273,3 +273,45 @@ def test_stop_refuses_when_a_process_survives_sigkill():
                         start_timeout=3)
     with pytest.raises(RestartError, match=rf"app processes \[7\] in {WEB} survived SIGKILL\."):
         ctl.stop()
+
+
+# --- main-process gunicorn with --preload ----------------------------------------------------------
+
+def gunicorn_agent(master_argv: list[str]):
+    """A prod web container whose main process chain is a gunicorn master (pid 1) and 2 workers."""
+    status = {"apps": [{"pid": 1, "ppid": 0, "argv": master_argv, "role": "gunicorn", "main": True},
+                       {"pid": 8, "ppid": 1, "argv": master_argv, "role": "gunicorn", "main": True}],
+              "masters": [1], "pid1": master_argv, "workers": {"1": [8]}}
+    answers = {"status": status, "files": {}, "tail": {},
+               "reload": {"ok": True, "before": [8], "after": [9], "status": 200, "seconds": 0.3},
+               "wait": {"ok": True, "status": 200, "pids": [1, 9], "seconds": 0.2, "exited": False}}
+    return lambda argv: ok(json.dumps(answers[argv[argv.index("-c") + 2]]))
+
+
+GUNICORN = ["/usr/local/bin/python3", "/usr/local/bin/gunicorn", "--bind", "0.0.0.0:5000", "demo_app:create_app()"]
+
+
+@pytest.mark.parametrize("argv, env, preload", [
+    (GUNICORN, [], False),
+    (GUNICORN[:2] + ["--preload"] + GUNICORN[2:], [], True),
+    (GUNICORN, ["GUNICORN_CMD_ARGS=--workers 2 --preload"], True),
+], ids=["plain", "argv", "GUNICORN_CMD_ARGS"])
+def test_preloaded_gunicorn_is_restarted_not_reloaded(ws, capsys, argv, env, preload):
+    """SIGHUP keeps a --preload master's old code: restart the container instead, and say so."""
+    info = container(ws, cmd=("bash", "entrypoints/entrypoint.prod.sh"))
+    info["Config"]["Env"] += env
+    runner = FakeRunner([(("docker", "inspect"), inspect_reply([info])),
+                         (("docker", "exec", WEB, "python3", "-c"), gunicorn_agent(argv)), *healthy_engine(ws)])
+    code = main(["--no-features", "--only", "notes", "--json", "--workspace", str(ws)], runner=runner)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    steps = [s["name"] for s in json.loads(out)["steps"]]
+    reloads = [c for c in runner.calls if "-c" in c and c[c.index("-c") + 2] == "reload"]
+    if preload:
+        assert steps == ["restart container", "verify"] and not reloads
+        assert ("docker", "restart", "-t", "10", WEB) in runner.calls
+        assert "--preload" in err and "SIGHUP reload would keep serving the old code" in err
+        dry = main(["--dry-run", "--no-features", "--only", "notes", "--workspace", str(ws)], runner=runner)
+        assert dry == 0 and "SIGHUP would keep the old code" in capsys.readouterr().out
+    else:
+        assert steps == ["reload gunicorn"] and len(reloads) == 1 and "--preload" not in err
