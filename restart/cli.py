@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
     result = run_once(settings, runner, progress)
     if result.exit_code == OK:
         _done(result, progress)
-    elif result.exit_code == INTERRUPTED:
+    elif result.exit_code == INTERRUPTED and result.error == "interrupted":
         progress.error("interrupted: " + _summary(result))
     else:
         progress.error(result.error)
