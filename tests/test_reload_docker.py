@@ -86,7 +86,7 @@ def test_preloaded_gunicorn_is_restarted_so_the_new_code_is_served(example):
     change_code(ws, "preloaded-code-2")
     run = restart(ws, "--prod", "--no-features", "--json")
     assert run.returncode == 0, run.stderr
+    assert ws.answer("prod")["app"] == "preloaded-code-2"              # never "ok" with the old code
     assert [s["name"] for s in json.loads(run.stdout)["steps"]] == ["restart container", "verify"]
     assert "--preload" in run.stderr and "SIGHUP reload would keep serving the old code" in run.stderr
-    assert ws.answer("prod")["app"] == "preloaded-code-2"
     assert container_id(web) == cid and ws.started_at(web) != started   # restarted, kept
