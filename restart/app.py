@@ -139,6 +139,21 @@ class AppController:
         return {f"docker logs {self.web.name}": (res.stdout + res.stderr).splitlines()[-lines:]}
 
 
+def preloaded(state: AppState, container_env: dict[str, str]) -> str:
+    """Why SIGHUP would keep serving the old code ('' when it would not).
+
+    With ``--preload`` the master imports the app once and forks every new worker from that
+    import, so a SIGHUP reload brings new workers running the OLD code.  Seen on the master's
+    argv or in GUNICORN_CMD_ARGS (the container's env, which the master inherits).
+    """
+    argv = next((a["argv"] for a in state.apps if state.masters and a["pid"] == state.masters[0]), [])
+    if "--preload" in argv:
+        return "the gunicorn master runs with --preload"
+    if "--preload" in container_env.get("GUNICORN_CMD_ARGS", "").split():
+        return "GUNICORN_CMD_ARGS has --preload"
+    return ""
+
+
 ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception)\b(?::.*)?$")
 
 

@@ -19,7 +19,9 @@ EXIT_CODES = (
     (FAILED, "a step failed (stack, pip, stop, start, verify) or the product is not up; the message says "
              "what was touched"),
     (USAGE, "usage or configuration error: nothing was touched"),
-    (INTERRUPTED, "interrupted (Ctrl-C): running stack restarts finished, nothing new started"),
+    (INTERRUPTED, "interrupted (Ctrl-C): running stack restarts and pip calls finished, nothing new started; an "
+                  "app already stopped was started and verified first (a second Ctrl-C abandons that and says "
+                  "the app is down)"),
 )
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES) + """
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
     result = run_once(settings, runner, progress)
     if result.exit_code == OK:
         _done(result, progress)
-    elif result.exit_code == INTERRUPTED:
+    elif result.exit_code == INTERRUPTED and result.error == "interrupted":
         progress.error("interrupted: " + _summary(result))
     else:
         progress.error(result.error)

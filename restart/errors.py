@@ -13,6 +13,12 @@ class RestartError(Exception):
     exit_code = FAILED
 
 
+class Interrupted(RestartError):
+    """Ctrl-C that left something half done; the message says what (exit 130 like any Ctrl-C)."""
+
+    exit_code = INTERRUPTED
+
+
 class ConfigError(RestartError):
     """Bad input found while planning: nothing has been touched."""
 

@@ -13,9 +13,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from restart.app import AppController, AppResult, env_differences
+from restart.app import AppController, AppResult, env_differences, preloaded
 from restart.docker import Docker
-from restart.errors import CommandFailed, ConfigError, RestartError, last_line
+from restart.errors import CommandFailed, ConfigError, Interrupted, RestartError, last_line
+from restart.interrupt import deferred
 from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
 from restart.plan import Plan
 from restart.progress import Outcome, Progress
@@ -226,11 +227,18 @@ def _sync(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, resul
             packages = [c.package for c in pre.changes
                         if (c.package if c.kind == "removed" else c.path) in argv[4:]]
             return Outcome("", "ok", ", ".join(packages))
-        try:
-            _step(progress, result, "pip " + argv[3], pip)
-        except RestartError as e:
-            result.log = getattr(e, "log", {}) or {}
-            raise
+        with deferred("letting the running pip call finish; nothing else will start",
+                      quiet=progress.quiet) as ctrl_c:
+            try:
+                _step(progress, result, "pip " + argv[3], pip)
+            except RestartError as e:
+                result.log = getattr(e, "log", {}) or {}
+                raise
+            except KeyboardInterrupt:
+                raise Interrupted(f"interrupted twice: stopped waiting for pip {argv[3]}, which may still be "
+                                  f"running in {pre.web.name}; no stack and not the app was restarted.") from None
+        if ctrl_c.requested:
+            raise KeyboardInterrupt
 
 
 def _stacks(plan: Plan, docker: Docker, progress: Progress, result: RunResult) -> None:
@@ -251,6 +259,28 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
     ctl = AppController(docker, pre.web, port=s.port, probe_path=s.probe_path, stop_timeout=s.timeout,
                         start_timeout=s.start_timeout, log_files=s.log_files)
     result.app.pids_before = [a["pid"] for a in pre.state.apps]
+    with deferred("finishing the app restart so that the app is not left down",
+                  quiet=progress.quiet) as ctrl_c:
+        try:
+            out = _app_steps(plan, pre, ctl, progress, result)
+        except KeyboardInterrupt:   # the second Ctrl-C: say plainly what is left
+            done = {o.name for o in result.steps if o.ok}
+            if "verify" in done or "reload gunicorn" in done:
+                state = "the app was restarted"
+            elif "start" in done:
+                state = "the app was started but not verified; it may not be running"
+            elif "stop app" in done:
+                state = "the app was stopped and is DOWN now (run splent-restart again to start it)"
+            else:
+                state = "the app may be down (run splent-restart again to start it)"
+            raise Interrupted(f"interrupted twice: the app restart was abandoned; {state}.") from None
+    result.app.pids_after = out.data.get("pids") or out.data.get("workers_after") or []
+    if ctrl_c.requested:
+        raise KeyboardInterrupt
+
+
+def _app_steps(plan: Plan, pre: Inspection, ctl: AppController, progress: Progress, result: RunResult) -> Outcome:
+    s = plan.settings
     try:
         if pre.state.mode == EXEC_MANAGED:
             _step(progress, result, "stop app", ctl.stop)
@@ -260,10 +290,14 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
         else:
             missing = env_differences(plan.env_file.values, pre.web.env)
             # the compose command that created the container: v2 or v1, as detected (cached when stacks ran)
-            compose = docker.detect_compose() if missing else pre.compose
+            compose = ctl.docker.detect_compose() if missing else pre.compose
+            preload = preloaded(pre.state, pre.web.env) if not s.full else ""
             if missing and s.apply_env:
                 out = _apply_env(plan, pre, compose, ctl, progress, result, missing)
-            elif s.full:
+            elif s.full or preload:
+                if preload:
+                    progress.line(f"! {preload}: a SIGHUP reload would keep serving the old code; restarting "
+                                  f"the container {pre.web.name} instead", status="warning")
                 _step(progress, result, "restart container", ctl.restart_container)
                 out = _step(progress, result, "verify", ctl.verify)
             else:
@@ -283,12 +317,12 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
         verified = any(o.name == "verify" and o.ok for o in result.steps)
         if stopped and not verified and "the app was stopped" not in str(e):
             probed = any(o.name == "verify" and not o.ok for o in result.steps)   # the app may run: look
-            now = _app_now(docker, pre.web) if probed else "the app was stopped and is not running now."
+            now = _app_now(ctl.docker, pre.web) if probed else "the app was stopped and is not running now."
             down = RestartError(f"{str(e).rstrip('.')}; {now}")
             down.log = result.log
             raise down from None
         raise
-    result.app.pids_after = out.data.get("pids") or out.data.get("workers_after") or []
+    return out
 
 
 def recreate_argv(compose: tuple[str, ...], plan: Plan, web: WebContainer) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ import shlex
 from dataclasses import asdict
 from pathlib import Path
 
+from restart.app import preloaded
 from restart.plan import Plan, short_label
 
 AGENT = "python3 - <agent on stdin, arguments hex-encoded:>"
@@ -86,8 +87,10 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
     env_flags = " ".join(f"-e {name}" for name in names)
     script = f"{product_path}/{plan.start_script}"
     if pre and pre.state.mode != "exec-managed":
-        if s.full:
-            step(f"restart the web container (kept, not recreated){remote}",
+        preload = "" if s.full else preloaded(pre.state, pre.web.env)
+        if s.full or preload:
+            why = f" ({preload}: SIGHUP would keep the old code)" if preload else ""
+            step(f"restart the web container (kept, not recreated){why}{remote}",
                  _cmd(eng.argv(("docker", "restart", "-t", str(int(s.timeout)), web))))
         else:
             step(f"graceful reload: SIGHUP to the gunicorn master, wait for new workers{remote}",

@@ -95,6 +95,9 @@ class ShRunner:
         child_env = {**os.environ, **(env or {})}  # sh's _env replaces the environment
         started = time.monotonic()
         try:
+            # _new_session: a terminal's Ctrl-C hits the whole foreground process group; children in
+            # their own session finish what they started (a compose restart, pip, the agent's stop)
+            # and restart decides what the interrupt means (tests/test_ctrl_c_docker.py).
             proc = sh.Command(argv[0])(
                 *argv[1:], _cwd=str(cwd) if cwd else None, _env=child_env, _timeout=timeout,
                 _ok_code=list(ok), _tty_out=False, _return_cmd=True, _new_session=True,

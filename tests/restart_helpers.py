@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +28,60 @@ def restart(ws, *args: str, extra_env: dict | None = None, timeout: float = 300,
         env["DOCKER_SHIM_LOG"] = str(shim_dir / "argv.log")
     return subprocess.run([sys.executable, "-m", "restart", "--workspace", str(ws.root), *args],
                           capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+
+
+def popen_restart(ws, *args: str, shim_dir: Path, extra_env: dict | None = None) -> subprocess.Popen:
+    """restart as a terminal's foreground job: its own process group, so ``os.killpg(proc.pid,
+    SIGINT)`` is exactly what Ctrl-C does (the whole group, not just the Python process)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WORKING_DIR", "SPLENT_APP", "SPLENT_ENV")}
+    env.update(PYTHONPATH=str(REPO), PATH=f"{shim_dir}{os.pathsep}{env['PATH']}",
+               DOCKER_SHIM_LOG=str(shim_dir / "argv.log"), **(extra_env or {}))
+    return subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def wait_for_call(proc: subprocess.Popen, shim_dir: Path, matches, timeout: float = 120) -> list[str]:
+    """Poll the shim's log until a logged docker argv satisfies ``matches``; return it.
+
+    The shim logs an argv just before it execs the real docker, so when this returns that call
+    is starting. Fails if restart exits first or nothing matches within timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        log = shim_dir / "argv.log"
+        for line in log.read_text().splitlines() if log.exists() else ():
+            try:
+                argv = json.loads(line)
+            except ValueError:               # a line being written right now
+                continue
+            if matches(argv):
+                return argv
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"restart exited ({proc.returncode}) before the awaited call:\n{err}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no matching docker call within {timeout:g}s")
+        time.sleep(0.02)                     # a poll interval, not a synchronisation
+
+
+def ctrl_c(proc: subprocess.Popen) -> None:
+    """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group."""
+    os.killpg(proc.pid, signal.SIGINT)
+
+
+def is_compose_restart(project: str):
+    return lambda argv: argv[:1] == ["compose"] and "restart" in argv and project in argv
+
+
+def is_agent(command: str):
+    """The in-container agent's ``command`` (``exec <web> python3 -c <source> command …``)."""
+    def match(argv):
+        if argv[:1] != ["exec"] or "-c" not in argv:
+            return False
+        i = argv.index("-c")
+        return argv[i + 2: i + 3] == [command]
+    return match
 
 
 def make_shim(folder: Path) -> Path:
@@ -64,3 +120,21 @@ def leaked_values(ws, env: str, argvs: list[list[str]]) -> list[tuple[str, list[
     pairs = [f"{k}={v}" for k, v in values.items()]
     distinctive = [values[k] for k in ("SECRET_TOKEN", "MOTTO", "GREETING")]
     return [(v, a) for a in argvs for arg in a for v in pairs + distinctive if v in arg]
+
+
+def assert_names_only(ws, env: str, argvs: list[list[str]]) -> list[list[str]]:
+    """The shim saw the app's start (``exec -d … -e NAME`` for every env-file name, no value), and no
+    env value appears on any logged argv. Returns the start calls.
+
+    Checked in this order so that an empty or partial shim log cannot pass as "nothing leaked".
+    """
+    assert argvs, "the docker shim logged nothing"
+    names = sorted(ws.env_values(env))
+    starts = [a for a in argvs if a[:2] == ["exec", "-d"]]
+    assert starts, "the shim logged no `docker exec -d` start"
+    for start in starts:
+        flags = [start[i + 1] for i, a in enumerate(start[:-1]) if a == "-e"]
+        assert sorted(flags) == names, (flags, names)
+        assert not [f for f in flags if "=" in f], flags
+    assert leaked_values(ws, env, argvs) == []
+    return starts

@@ -172,6 +172,7 @@ def ws(tmp_path, monkeypatch) -> Path:
 
 
 SEEN: dict[str, tuple[int, str]] = {}   # test name -> (exit code, output with WS for the workspace)
+RECORD_VARIABLE = "RESTART_CATALOGUE_RECORD"   # a file: every run is also appended there (JSON lines)
 
 
 @pytest.fixture
@@ -195,6 +196,9 @@ def restart(capsys, request, tmp_path):
         assert "Traceback" not in out.err + out.out
         text = out.err + out.out
         SEEN[request.node.name] = (code, text.replace(str(tmp_path / "ws"), "WS").replace(str(tmp_path), ""))
+        if os.environ.get(RECORD_VARIABLE):        # a table test in another process asked for it
+            with open(os.environ[RECORD_VARIABLE], "a") as handle:
+                handle.write(json.dumps([request.node.name, *SEEN[request.node.name]]) + "\n")
         return Run(code, out.out, out.err, runner, seconds, before, links(ws) if ws is not None else {})
     return run
 
@@ -783,13 +787,14 @@ def test_real_directory_where_a_link_belongs(restart, ws):
 # === the README's troubleshooting table ===========================================================
 
 DOC = Path(__file__).resolve().parent.parent / "README.md"
+TABLE_TESTS = ("test_troubleshooting_table_matches_the_catalogue", "test_troubleshooting_row")
 
 
 def catalogue_ids() -> set[str]:
     """Every test in this module as pytest names it: ``test_x`` or ``test_x[id]``."""
     ids = set()
     for name, fn in globals().items():
-        if not name.startswith("test_") or name == "test_troubleshooting_table_matches_the_catalogue":
+        if not name.startswith("test_") or name in TABLE_TESTS:
             continue
         marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "parametrize"]
         if not marks:
@@ -801,15 +806,47 @@ def catalogue_ids() -> set[str]:
     return ids
 
 
+def table_rows() -> dict[str, str]:
+    """The troubleshooting table's rows that name a catalogue test: {test name: row}."""
+    rows = [line for line in DOC.read_text().splitlines() if line.startswith("| ") and "`test_" in line]
+    return {m[1]: row for row in rows if (m := re.search(r"`(test_[^`]+)`\s*\|\s*$", row))}
+
+
+def seen_everywhere() -> dict[str, tuple[int, str]]:
+    """SEEN, completed by running the catalogue cases that did not run in this process.
+
+    Run alone (``-k``), under xdist or in random order, the table test would otherwise compare
+    nothing; the missing cases run in a child pytest that records what each printed.
+    """
+    missing = catalogue_ids() - set(SEEN)
+    if missing and not _CHILD_RUN:
+        import subprocess
+        import sys
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            record = Path(tmp) / "seen.jsonl"
+            env = {**os.environ, RECORD_VARIABLE: str(record)}
+            argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__))]
+            argv += [f"--deselect={Path(__file__)}::{name}" for name in TABLE_TESTS]
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600,
+                                  cwd=DOC.parent, stdin=subprocess.DEVNULL)
+            recorded = record.read_text().splitlines() if record.exists() else []
+            for line in recorded:
+                name, code, text = json.loads(line)
+                SEEN.setdefault(name, (code, text))
+        _CHILD_RUN.append(proc.returncode)
+    left = catalogue_ids() - set(SEEN)
+    assert not left, f"catalogue cases that never ran, so their table rows are unchecked: {sorted(left)}"
+    return SEEN
+
+
+_CHILD_RUN: list[int] = []     # the child run happens at most once per process
 QUOTED = ("error: ", "splent-restart: error: ", "note: ", "✗ ", "replace ")
 
 
 def test_troubleshooting_table_matches_the_catalogue():
-    """One row per test; and, for the tests that ran before this one, the same exit code and text.
-
-    A quoted message (a code span starting like QUOTED) must be what the run printed: ``WS`` is
-    the workspace, ``…`` stands for any text; ``error:`` spans must match a whole line.
-    """
+    """One row per test, each test named once."""
     rows = [line for line in DOC.read_text().splitlines() if line.startswith("| ") and "`test_" in line]
     named = [re.search(r"`(test_[^`]+)`\s*\|\s*$", row) for row in rows]
     assert all(named), [row for row, m in zip(rows, named, strict=True) if not m]
@@ -817,19 +854,26 @@ def test_troubleshooting_table_matches_the_catalogue():
     assert len(in_doc) == len(set(in_doc)), "a test is listed twice"
     assert set(in_doc) == catalogue_ids()
     assert len(in_doc) >= 30
-    for row, name in zip(rows, in_doc, strict=True):
-        if name not in SEEN:
+
+
+@pytest.mark.parametrize("name", sorted(table_rows()))
+def test_troubleshooting_row(name):
+    """Each row on its own: the exit code and every quoted message are what that case printed.
+
+    A quoted message (a code span starting like QUOTED) must be what the run printed: ``WS`` is
+    the workspace, ``…`` stands for any text; ``error:`` spans must match a whole line.
+    """
+    row = table_rows()[name]
+    code, text = seen_everywhere()[name]
+    cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
+    assert cells[2] == str(code), (name, cells[2], code)
+    for span in re.findall(r"``\s?(.+?)\s?``|`([^`]+)`", cells[1]):
+        span = span[0] or span[1]
+        if not span.startswith(QUOTED):
             continue
-        code, text = SEEN[name]
-        cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
-        assert cells[2] == str(code), (name, cells[2], code)
-        for span in re.findall(r"``\s?(.+?)\s?``|`([^`]+)`", cells[1]):
-            span = span[0] or span[1]
-            if not span.startswith(QUOTED):
-                continue
-            pattern = ".*?".join(re.escape(part) for part in span.split("…"))
-            lines = [line.strip() for line in text.splitlines()]
-            if span.startswith(("error: ", "splent-restart: error: ")):
-                assert any(re.fullmatch(pattern, line) for line in lines), (name, span, text)
-            else:
-                assert any(re.search(pattern, line) for line in lines), (name, span, text)
+        pattern = ".*?".join(re.escape(part) for part in span.split("…"))
+        lines = [line.strip() for line in text.splitlines()]
+        if span.startswith(("error: ", "splent-restart: error: ")):
+            assert any(re.fullmatch(pattern, line) for line in lines), (name, span, text)
+        else:
+            assert any(re.search(pattern, line) for line in lines), (name, span, text)

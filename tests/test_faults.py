@@ -14,9 +14,7 @@ it; the prod-exec example is shared by the two tests that read one import-failur
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +23,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.restart_helpers import REPO, restart, shim_argvs
+from tests.restart_helpers import ctrl_c, is_compose_restart, popen_restart, restart, shim_argvs, wait_for_call
 from tests.rig import Workspace, docker
 
 pytestmark = pytest.mark.docker
@@ -162,14 +160,6 @@ def run_until_daemon_dies(ws, folder: Path, *args: str, calls_after_inspection: 
     return SimpleNamespace(run=run, data=json.loads(run.stdout), argvs=argvs, n=len(inspection), die_at=die_at)
 
 
-def popen_restart(ws, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("WORKING_DIR", "SPLENT_APP", "SPLENT_ENV")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            stdin=subprocess.DEVNULL)
-
-
 # ------------------------------------------------------------- 1. a stack container that exits
 
 
@@ -257,7 +247,7 @@ def test_healthcheck_that_never_turns_healthy_times_out_after_health_timeout(ws,
 # ------------------------------------------------------------- 4. Ctrl-C, two stacks at once
 
 
-def test_ctrl_c_with_two_stacks_running_lets_both_finish_and_starts_nothing(ws):
+def test_ctrl_c_with_two_stacks_running_lets_both_finish_and_starts_nothing(ws, tmp_path):
     uvl = ws.root / "splent_spl_demo" / "demo_spl.uvl"
     saved = uvl.read_text()
     pid, before = ws.answer("dev")["pid"], snapshot(ws)
@@ -265,15 +255,14 @@ def test_ctrl_c_with_two_stacks_running_lets_both_finish_and_starts_nothing(ws):
         uvl.write_text(saved.replace("\tqueue => redis\n", ""))          # redis and queue: independent
         order = restart(ws, "--print-order")
         assert "1. redis, queue" in order.stdout, order.stdout + order.stderr
-        proc = popen_restart(ws, "--parallel", "2", "--json", "--timeout", "3")
-        first = proc.stderr.readline()                  # printed once inspection is over
-        assert "web container" in first, first
-        time.sleep(0.5)                                 # redis and queue are both restarting (≥ 1.5 s each)
-        proc.send_signal(signal.SIGINT)
+        shim = make_shim(tmp_path / "shim")
+        proc = popen_restart(ws, "--parallel", "2", "--json", "--timeout", "3", shim_dir=shim)
+        for feature in (REDIS, QUEUE):                  # both compose restarts have started
+            wait_for_call(proc, shim, is_compose_restart(ws.feature_project(feature, "dev")))
+        ctrl_c(proc)                                    # as a terminal does: the whole process group
         out, err = proc.communicate(timeout=120)
     finally:
         uvl.write_text(saved)
-    err = first + err
     assert proc.returncode == 130, err
     data = json.loads(out)
     assert data["outcome"] == "interrupted" and data["exit_code"] == 130

@@ -6,16 +6,14 @@ the tests does not matter.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.restart_helpers import REPO, container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
+from tests.restart_helpers import assert_names_only, container_id, make_shim, restart, set_env_value, shim_argvs
 from tests.rig import wait_until
+from tests.test_ordering_docker import when
 
 pytestmark = pytest.mark.docker
 HOSTILE = "$(touch /tmp/pwned) a;b `id` & echo 'x' | cat > /tmp/pwned2"
@@ -56,8 +54,8 @@ def test_no_env_value_on_any_argv(ws, tmp_path):
     run = restart(ws, "-v", shim_dir=shim)
     assert run.returncode == 0, run.stderr
     argvs = shim_argvs(shim)
-    assert any(a[:1] == ["exec"] for a in argvs) and any("restart" in a for a in argvs)
-    assert leaked_values(ws, "dev", argvs) == []
+    assert any(a[:1] == ["compose"] and "restart" in a for a in argvs)
+    assert_names_only(ws, "dev", argvs)
     assert "tok-9f8e7d-unique-secret" not in run.stderr + run.stdout       # -v shows commands, masked
     assert ws.answer("dev")["env"]["SECRET_TOKEN"] == "tok-9f8e7d-unique-secret"
 
@@ -148,6 +146,58 @@ def test_app_that_dies_on_start_fails_with_its_log(ws):
     assert restart(ws, "--only", "redis").returncode == 0
 
 
+def entrypoint_starts(ws) -> int:
+    log = ws.exec("sh", "-c", "cat /var/log/splent/entrypoint.log 2>/dev/null; true", env="dev").stdout
+    return log.count("SPLENT DEV ENTRYPOINT START")
+
+
+def test_full_runs_the_entrypoint_with_env_names_only(ws, tmp_path):
+    """exec-managed --full: the entrypoint itself runs again (its own log says so), started with
+    ``docker exec -d -e NAME`` only; the new value is served."""
+    set_env_value(ws.env_file("dev"), "SECRET_TOKEN", "full-run-secret-5e6f")
+    before = entrypoint_starts(ws)
+    shim = make_shim(tmp_path / "shim")
+    run = restart(ws, "--full", "--only", "redis", "--json", "-v", shim_dir=shim)
+    assert run.returncode == 0, run.stderr
+    [start] = assert_names_only(ws, "dev", shim_argvs(shim))
+    assert start[-1].endswith("entrypoints/entrypoint.dev.sh")
+    assert "full-run-secret-5e6f" not in run.stdout + run.stderr
+    assert entrypoint_starts(ws) == before + 1
+    data = json.loads(run.stdout)
+    answer = ws.answer("dev")
+    assert answer["pid"] in data["app"]["pids_after"] and answer["env"]["SECRET_TOKEN"] == "full-run-secret-5e6f"
+
+
+def test_stacks_follow_the_uvl_model_not_the_declaration(ws):
+    """The product declares nginx, queue, notes, redis: the reverse of what the UVL model asks."""
+    pyproject = ws.product_dir / "pyproject.toml"
+    saved = pyproject.read_text()
+    names = {f: ws.stack_containers(f, "dev")[0] for f in (REDIS, QUEUE, NGINX)}
+    before = {f: when(ws.started_at(c)) for f, c in names.items()}
+    try:
+        declared = f'[\n    "{NGINX}",\n    "{QUEUE}",\n    "splent-io/splent_feature_notes",\n    "{REDIS}",\n]'
+        text, n = re.subn(r"^features = \[.*?\]", f"features = {declared}", saved, count=1, flags=re.S | re.M)
+        assert n == 1
+        pyproject.write_text(text)
+        assert [f for f in ws.features("dev") if f in names] == [NGINX, QUEUE, REDIS]
+        run = restart(ws, "--json", "--no-features")
+        assert run.returncode == 0, run.stderr
+    finally:
+        pyproject.write_text(saved)
+    after = {f: when(ws.started_at(c)) for f, c in names.items()}
+    assert all(after[f] > before[f] for f in names)
+    assert after[REDIS] < after[QUEUE] < after[NGINX], after
+    assert [s["name"] for s in json.loads(run.stdout)["stacks"]] == ["redis", "queue", "nginx"]
+
+
+def test_exit_codes(ws):
+    assert restart(ws, "--dev", "--prod").returncode == 2
+    assert restart(ws, "--only", "nosuchfeature").returncode == 2
+    assert restart(ws, "--container", "no_such_container_xyz").returncode == 2
+    assert restart(ws, "--only", "redis", "--no-features").returncode == 0
+
+
+# Ctrl-C as a terminal sends it: tests/test_ctrl_c_docker.py
 def test_full_runs_the_entrypoint(ws):
     """The entrypoint's install step, then SPLENT's start script with its pkill lines, while
     restart's probe already waits: the probe must survive them and see the new app."""
@@ -189,36 +239,6 @@ def test_no_restart_process_matches_what_splent_scripts_pkill(ws):
         assert agent_pids and all(not agent_pids & set(pids) for pids in matched.values()), (found, matched)
         assert "seconds" in probe.result()
     assert run_agent(docker, web, "tail", 5, "/var/log/gunicorn/flask run.log") == {}   # arguments arrive intact
-
-
-def test_exit_codes(ws):
-    assert restart(ws, "--dev", "--prod").returncode == 2
-    assert restart(ws, "--only", "nosuchfeature").returncode == 2
-    assert restart(ws, "--container", "no_such_container_xyz").returncode == 2
-    assert restart(ws, "--only", "redis", "--no-features").returncode == 0
-
-
-def test_ctrl_c_during_stacks_exits_130_with_a_summary(ws):
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("SPLENT_APP", "WORKING_DIR")}
-    env["PYTHONPATH"] = str(REPO)
-    pid = ws.answer("dev")["pid"]
-    proc = subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), "--parallel", "1",
-                             "--json", "--timeout", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    first = proc.stderr.readline()                   # printed once inspection is over
-    assert "web container" in first, first
-    time.sleep(0.5)                                  # now inside the redis restart (about 2 s)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    err = first + err
-    assert proc.returncode == 130, err
-    data = json.loads(out)
-    assert data["outcome"] == "interrupted"
-    statuses = {s["name"]: s["status"] for s in data["stacks"]}
-    assert "not started" in statuses.values()                       # nothing new started
-    assert all(s in ("ok", "not started") for s in statuses.values())  # the running one finished
-    assert "interrupted" in err and "the app was not restarted" in err
-    assert ws.answer("dev")["pid"] == pid
 
 
 def test_a_stack_file_compose_rejects_stops_the_run_before_anything_changes(ws):

@@ -11,7 +11,16 @@ import json
 
 import pytest
 
-from tests.restart_helpers import container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
+from tests.restart_helpers import (
+    assert_names_only,
+    container_id,
+    is_agent,
+    leaked_values,
+    make_shim,
+    restart,
+    set_env_value,
+    shim_argvs,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -47,7 +56,9 @@ def test_main_process_reload_full_and_env_report(example, tmp_path):
     assert data["app"]["env_not_applied"] == ["GREETING"]
     assert "up -d" in data["app"]["apply_command"] and "changed in .env.deploy" not in run.stdout + run.stderr
     assert "NOT applied" in run.stderr and "GREETING" in run.stderr
-    assert leaked_values(ws, "prod", shim_argvs(shim)) == []
+    argvs = shim_argvs(shim)           # main-process: the SIGHUP went through the agent; no start, no -e
+    assert [a for a in argvs if is_agent("reload")(a)] and not [a for a in argvs if "-e" in a]
+    assert leaked_values(ws, "prod", argvs) == []
 
     shim_full = make_shim(tmp_path / "shim-full")
     full = restart(ws, "--prod", "--full", "--json", shim_dir=shim_full)
@@ -56,7 +67,9 @@ def test_main_process_reload_full_and_env_report(example, tmp_path):
     assert steps == ["restart container", "verify"]
     assert container_id(web) == cid and ws.started_at(web) != started        # restarted, kept
     assert ws.answer("prod")["server"] == "gunicorn"
-    assert leaked_values(ws, "prod", shim_argvs(shim_full)) == []
+    argvs = shim_argvs(shim_full)
+    assert ["restart", "-t", "10", web] in argvs and not [a for a in argvs if "-e" in a]
+    assert leaked_values(ws, "prod", argvs) == []
 
 
 def test_prod_exec_managed_variant_stops_old_master_and_applies_env(example, tmp_path):
@@ -78,7 +91,8 @@ def test_prod_exec_managed_variant_stops_old_master_and_applies_env(example, tmp
     assert not alive & set(masters)                                         # the old master is gone
     answer = ws.answer("prod")
     assert answer["env"]["GREETING"] == "prod-exec (new) $(id)" and answer["server"] == "gunicorn"
-    assert leaked_values(ws, "prod", shim_argvs(shim)) == []
+    [start] = assert_names_only(ws, "prod", shim_argvs(shim))
+    assert start[-1].endswith("scripts/05_1_start_app_prod.sh")
 
     # --prod --full: the whole prod entrypoint (install step, then exec gunicorn) through docker exec
     before = ws.answer("prod")["pid"]

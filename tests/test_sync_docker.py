@@ -20,7 +20,7 @@ import shutil
 
 import pytest
 
-from tests.restart_helpers import make_shim, restart, shim_argvs
+from tests.restart_helpers import ctrl_c, make_shim, popen_restart, restart, shim_argvs, wait_for_call
 from tests.rig import parse_entry
 
 try:
@@ -345,3 +345,24 @@ def test_full_fixes_links_but_leaves_pip_to_the_entrypoint(ws, baseline, tmp_pat
     assert pip["splent_feature_redis"] == expected(ws)["splent_feature_redis"]
     assert pip["splent_feature_debug"] == baseline["pip"]["splent_feature_debug"]
     assert ws.answer("dev")["modules"]["splent_feature_redis"] == "1.1.0"
+
+
+def test_ctrl_c_during_pip_lets_it_finish_and_restarts_nothing(ws, tmp_path):
+    """Ctrl-C as a terminal sends it (the whole process group) while pip installs: the pip call runs
+    to its end before restart exits 130, and no stack and not the app is restarted."""
+    make_checkout(ws, "splent_feature_extra", "0.4.0")
+    set_list(ws, "features_dev", [DEBUG, "splent_feature_extra"])
+    pid, started = ws.answer("dev")["pid"], stack_started(ws)
+    shim = make_shim(tmp_path / "shim")
+    proc = popen_restart(ws, "--json", shim_dir=shim)
+    wait_for_call(proc, shim, lambda argv: argv[:1] == ["exec"] and "pip" in argv and "install" in argv)
+    ctrl_c(proc)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130, err
+    # pip had finished when restart exited (read at once, from the container)
+    assert installed(ws)["splent_feature_extra"] == ("0.4.0", "/workspace/splent_feature_extra")
+    assert "letting the running pip call finish" in err
+    data = json.loads(out)
+    assert data["outcome"] == "interrupted" and data["stacks"] == []
+    assert [(s["name"], s["status"]) for s in data["steps"]][-1] == ("pip install", "ok")
+    assert ws.answer("dev")["pid"] == pid and stack_started(ws) == started

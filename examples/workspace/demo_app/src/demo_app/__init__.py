@@ -3,7 +3,7 @@
 ``GET /`` answers JSON with this process's PID and parent PID, the values of a few
 environment variables, the installed features and the server running it, so a test can see
 whether a restart happened (new PID), which env file it got, and which feature versions it
-loaded. ``GET /health`` answers ``ok``.
+loaded. ``GET /health`` answers ``ok``; ``GET /unavailable`` answers 503 (for --probe-path tests).
 """
 import importlib
 import importlib.metadata
@@ -71,5 +71,9 @@ def create_app(config_name=None):
     @app.get("/health")
     def health():
         return "ok"
+
+    @app.get("/unavailable")
+    def unavailable():  # a probe path that answers 503: an app that runs but is not healthy
+        return "unavailable", 503
 
     return app

@@ -1,0 +1,50 @@
+"""Ctrl-C during a step that must not be cut in half: finish it, then stop.
+
+A terminal sends SIGINT to the whole foreground process group.  restart's children run in
+their own session (restart/runner.py), so only this process hears it; here it decides what
+a Ctrl-C means.  During the stacks, run_dag lets the running restarts finish.  Once the app
+has been stopped, stopping there would leave it down, so the first Ctrl-C only asks to stop
+after the app is started and verified again; a second one abandons that (and the caller says
+plainly what is left down).  A running pip call is let finish the same way.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+
+@dataclass
+class CtrlC:
+    """Whether a Ctrl-C arrived while deferred (the caller raises KeyboardInterrupt afterwards)."""
+
+    requested: bool = False
+
+
+@contextmanager
+def deferred(note: str, *, quiet: bool = False) -> Iterator[CtrlC]:
+    """While inside, the first Ctrl-C sets ``requested`` and prints note; a second raises KeyboardInterrupt.
+
+    Only the main thread can own the SIGINT handler; elsewhere (tests calling from a thread)
+    Ctrl-C keeps its default meaning.
+    """
+    state = CtrlC()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def handler(signum, frame):
+        if state.requested:
+            raise KeyboardInterrupt
+        state.requested = True
+        if not quiet:   # os.write: a buffered print here could re-enter a print the main thread is in
+            os.write(2, f"interrupted: {note} (Ctrl-C again to abandon)\n".encode())
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)

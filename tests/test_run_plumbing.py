@@ -1,0 +1,318 @@
+"""Options reach the engine as the README says, proven without an engine (FakeRunner on a copy of
+examples/workspace): --parallel bounds the overlap of compose restarts, two --only features keep
+their dependency, SPLENT_HOST_PROJECT_DIR maps paths into the web container, and env values
+travel only in the child's environment (argv, --dry-run and -v name them).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from restart.cli import main
+from restart.locate import Mount, WebContainer
+from restart.plan import build_plan
+from restart.settings import Settings
+from tests.fakes import FakeRunner, agent_command
+from tests.test_catalogue import EXAMPLE, PRODUCT, WEB, container, healthy_engine, inspect_reply, ok
+
+REDIS, QUEUE = "splent-io/splent_feature_redis@v1.0.0", "splent-io/splent_feature_queue"
+SECRET = "s3cr3t-value-91f2"
+# values that appear nowhere else (the product name or /workspace legitimately do, in other roles)
+DISTINCTIVE = (SECRET, "plain-9c1d", "Quienes somos (v1); 100% $5", "Hello from dev", "s3cr3t-dev-token")
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch) -> Path:
+    for name in ("WORKING_DIR", "SPLENT_APP", "SPLENT_ENV", "SPLENT_HOST_PROJECT_DIR", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    root = tmp_path / "ws"
+    shutil.copytree(EXAMPLE, root, symlinks=True)
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+def restarts(runner: FakeRunner) -> list[tuple[str, ...]]:
+    return [c for c in runner.calls if c[:2] == ("docker", "compose") and "restart" in c]
+
+
+def project_of(argv) -> str:
+    return argv[argv.index("-p") + 1] if "-p" in argv else ""
+
+
+# --- --parallel ----------------------------------------------------------------------------------
+
+def independent_stacks(ws: Path) -> None:
+    """redis, queue, notes and nginx with no constraint between them, notes given a stack: 4 at once."""
+    uvl = ws / "splent_spl_demo" / "demo_spl.uvl"
+    uvl.write_text(uvl.read_text().split("\nconstraints")[0] + "\n")
+    (ws / "splent_feature_notes" / "docker").mkdir()
+    (ws / "splent_feature_notes" / "docker" / "docker-compose.yml").write_text("services: {}\n")
+
+
+class Overlap:
+    """A compose restart reply that holds each call until a third one runs or a second has passed.
+
+    With the bound kept, two calls overlap and each waits out the second; with it ignored all
+    four arrive at once and the third one's arrival is seen at once.
+    """
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.active = self.most = 0
+
+    def __call__(self, argv):
+        if "restart" not in argv:
+            return healthy_compose(argv)
+        with self.cond:
+            self.active += 1
+            self.most = max(self.most, self.active)
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.active > 2, timeout=1.0)
+            self.active -= 1
+        return ok()
+
+
+def healthy_compose(argv):
+    from tests.test_catalogue import compose_reply
+
+    return compose_reply(argv)
+
+
+@pytest.mark.parametrize("parallel, most", [("2", 2)])
+def test_parallel_bounds_overlapping_compose_restarts(ws, capsys, parallel, most):
+    independent_stacks(ws)
+    overlap = Overlap()
+    runner = FakeRunner([(("docker", "compose"), overlap), *healthy_engine(ws)])
+    code = main(["--no-features", "--parallel", parallel, "--workspace", str(ws)], runner=runner)
+    assert code == 0, capsys.readouterr().err
+    assert len(restarts(runner)) == 4
+    assert overlap.most == most
+
+
+def test_parallel_default_runs_four_independent_stacks_at_once(ws, capsys):
+    """The check above can see more than 2: without --parallel all four overlap."""
+    independent_stacks(ws)
+    overlap = Overlap()
+    runner = FakeRunner([(("docker", "compose"), overlap), *healthy_engine(ws)])
+    assert main(["--no-features", "--workspace", str(ws)], runner=runner) == 0, capsys.readouterr().err
+    assert overlap.most >= 3
+
+
+# --- --only with a dependency --------------------------------------------------------------------
+
+def plan_for(ws: Path, *only: str):
+    return build_plan(Settings(workspace=ws, product=PRODUCT, env="dev", no_features=True, only=only))
+
+
+def test_two_only_features_in_a_dependency_keep_it(ws):
+    plan = plan_for(ws, "redis", "queue")
+    assert [s.label for s in plan.stacks] == ["redis", "queue"]
+    needs = {s.label: set(s.needs) for s in plan.stacks}
+    assert needs == {"redis": set(), "queue": {"splent_feature_redis"}}
+    again = plan_for(ws, "queue", "redis")                  # the order given does not matter
+    assert [(s.label, s.needs) for s in again.stacks] == [(s.label, s.needs) for s in plan.stacks]
+
+
+def test_two_only_features_restart_in_dependency_order(ws, capsys):
+    """queue's compose restart starts only after redis's restart (and its readiness check) ended."""
+    runner = FakeRunner(healthy_engine(ws))
+    code = main(["--no-features", "--only", "queue", "--only", "redis", "--workspace", str(ws)], runner=runner)
+    assert code == 0, capsys.readouterr().err
+    calls = runner.calls
+    redis = [i for i, c in enumerate(calls) if c[:2] == ("docker", "compose") and "splent_feature_redis" in
+             project_of(c)]
+    queue = [i for i, c in enumerate(calls) if c[:2] == ("docker", "compose") and "splent_feature_queue" in
+             project_of(c) and "restart" in c]
+    assert [project_of(c) for c in restarts(runner)] == [f"{PRODUCT}_splent_io_splent_feature_redis_dev",
+                                                        f"{PRODUCT}_splent_io_splent_feature_queue_dev"]
+    assert max(redis) < queue[0]                            # redis's restart and ps both before queue's
+
+
+@pytest.mark.parametrize("spelling", ["redis", "splent_feature_redis", REDIS])
+def test_only_spellings_select_the_same_stack(ws, spelling):
+    plan = plan_for(ws, spelling, QUEUE)
+    assert [(s.label, s.project, s.needs) for s in plan.stacks] == [
+        (s.label, s.project, s.needs) for s in plan_for(ws, "redis", "queue").stacks]
+
+
+# --- SPLENT_HOST_PROJECT_DIR -----------------------------------------------------------------------
+
+def web(*mounts: tuple[str, str]) -> WebContainer:
+    return WebContainer("w", "id", "web", "test", tuple(Mount(s, d) for s, d in mounts))
+
+
+def test_container_path_through_the_host_workspace():
+    """restart in SPLENT's CLI container sees /workspace; the web container's mount source is the host's."""
+    w = web(("/home/me/ws", "/workspace"))
+    assert w.container_path(Path("/workspace/demo/scripts/x.sh"), Path("/workspace"), "/home/me/ws") == \
+        "/workspace/demo/scripts/x.sh"
+    w = web(("/home/me/ws", "/srv/app"))
+    assert w.container_path(Path("/workspace/demo/x.sh"), Path("/workspace"), "/home/me/ws") == "/srv/app/demo/x.sh"
+    assert w.container_path(Path("/workspace/demo/x.sh"), Path("/workspace")) == "/workspace/demo/x.sh"   # fallback
+
+
+def test_container_path_longest_mount_wins():
+    w = web(("/home/me/ws", "/srv/app"), ("/home/me/ws/demo/src", "/code"), ("/home/me", "/h"))
+    assert w.container_path(Path("/ws/demo/src/m.py"), Path("/ws"), "/home/me/ws") == "/code/m.py"
+    assert w.container_path(Path("/ws/demo/x.sh"), Path("/ws"), "/home/me/ws") == "/srv/app/demo/x.sh"
+    # a sibling whose name only starts like a mount source is not under it
+    w = web(("/home/me/ws", "/srv/app"), ("/home/me/ws2", "/other"))
+    assert w.container_path(Path("/ws/demo/x.sh"), Path("/ws"), "/home/me/ws") == "/srv/app/demo/x.sh"
+    # the local view wins over the host view when both match: the longer source decides
+    w = web(("/ws", "/local"), ("/home/me/ws/demo", "/hostdemo"))
+    assert w.container_path(Path("/ws/demo/x.sh"), Path("/ws"), "/home/me/ws") == "/hostdemo/x.sh"
+
+
+def test_host_project_dir_maps_the_start_script_into_the_container(ws, monkeypatch, capsys):
+    """The web container mounts the HOST path of the workspace at /app; restart sees it elsewhere."""
+    host = "/srv/host-view/ws"
+    monkeypatch.setenv("SPLENT_HOST_PROJECT_DIR", host)
+    info = container(None)
+    info["Mounts"] = [{"Type": "bind", "Source": host, "Destination": "/app", "RW": True}]
+    runner = FakeRunner([(("docker", "inspect"), inspect_reply([info])),
+                         (("docker", "exec", WEB, "python3", "-m", "pip", "list"), ok("[]")),
+                         *healthy_engine(ws)])
+    code = main(["--no-features", "--only", "notes", "--workspace", str(ws)], runner=runner)
+    assert code == 0, capsys.readouterr().err
+    [start] = [c for c in runner.calls if c[:3] == ("docker", "exec", "-d")]
+    assert start[-1] == f"/app/{PRODUCT}/scripts/05_0_start_app_dev.sh"
+    assert start[start.index("-w") + 1] == f"/app/{PRODUCT}"
+
+
+# --- env values never on argv ----------------------------------------------------------------------
+
+def secret_env(ws: Path) -> dict[str, str]:
+    env = ws / PRODUCT / "docker" / ".env"
+    env.write_text(env.read_text() + f'SECRET_TOKEN="{SECRET}"\nPLAIN_VALUE="plain-9c1d"\n')
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(env).items() if v is not None}
+
+
+def test_start_passes_names_on_argv_and_values_in_the_environment(ws, capsys):
+    values = secret_env(ws)
+    runner = FakeRunner(healthy_engine(ws))
+    assert main(["--no-features", "--only", "notes", "--workspace", str(ws)], runner=runner) == 0
+    [i] = [i for i, c in enumerate(runner.calls) if c[:3] == ("docker", "exec", "-d")]
+    start = runner.calls[i]
+    names = [start[j + 1] for j, a in enumerate(start) if a == "-e"]
+    assert names == list(values)                              # every name, by name only
+    assert runner.envs[i] == values                           # the values ride in the environment
+    for n, (call, env) in enumerate(zip(runner.calls, runner.envs, strict=True)):
+        assert not [a for a in call for v in DISTINCTIVE if v in a], call
+        assert n == i or not set(env.items()) & set(values.items()), (call, env)   # no other call gets them
+
+
+def test_dry_run_names_variables_and_shows_no_value(ws, capsys):
+    values = secret_env(ws)
+    runner = FakeRunner(healthy_engine(ws))
+    assert main(["--dry-run", "--workspace", str(ws)], runner=runner) == 0
+    out = capsys.readouterr()
+    assert "SECRET_TOKEN" in out.out and "PLAIN_VALUE" in out.out
+    assert set(DISTINCTIVE[:2]) <= set(values.values())
+    assert not [v for v in DISTINCTIVE if v in out.out + out.err]
+    assert runner.changing_calls() == []
+
+
+class FakeSh:
+    """Stands in for ``sh.Command`` so the real ShRunner (and its -v echo) runs against FakeRunner."""
+
+    def __init__(self, runner: FakeRunner) -> None:
+        self.runner = runner
+
+    def __call__(self, program):
+        def run(*args, _env=None, **kw):
+            res = self.runner.run((program, *args), env=_env)
+            return type("Proc", (), {"exit_code": res.code, "stdout": res.stdout, "stderr": res.stderr})()
+        return run
+
+
+def test_verbose_prints_every_command_with_names_only(ws, capsys, monkeypatch):
+    import sh
+
+    values = secret_env(ws)
+    runner = FakeRunner(healthy_engine(ws))
+    monkeypatch.setattr(sh, "Command", FakeSh(runner))
+    assert main(["-v", "--no-features", "--only", "notes", "--workspace", str(ws)]) == 0
+    err = capsys.readouterr().err
+    echoed = [line for line in err.splitlines() if line.startswith("  $ ")]
+    assert len(echoed) == len(runner.calls) and any("exec -d" in line and "-e SECRET_TOKEN" in line
+                                                    for line in echoed), err
+    assert not [v for v in DISTINCTIVE if v in err]
+    [i] = [i for i, c in enumerate(runner.calls) if c[:3] == ("docker", "exec", "-d")]
+    assert {k: runner.envs[i][k] for k in values} == values   # the real runner hands the values over
+
+
+# --- stop: SIGKILL reported, survivors refused -----------------------------------------------------
+
+def stop_reply(result: dict):
+    return [(("docker", "exec", "-i", WEB, "python3", "-"), lambda argv: ok(json.dumps(result)))]
+
+
+def test_stop_reports_processes_that_needed_sigkill():
+    from restart.app import AppController
+    from restart.docker import Docker
+
+    ctl = AppController(Docker(FakeRunner(stop_reply({"stopped": [1, 2], "killed": [2], "left": []}))),
+                        WebContainer(WEB, "id", "web", "t", ()), port=5000,
+                        probe_path="/", stop_timeout=2, start_timeout=3)
+    assert ctl.stop().detail == "2 process(es), 1 needed SIGKILL"
+
+
+def test_stop_refuses_when_a_process_survives_sigkill():
+    from restart.app import AppController
+    from restart.docker import Docker
+    from restart.errors import RestartError
+
+    ctl = AppController(Docker(FakeRunner(stop_reply({"stopped": [7], "killed": [7], "left": [7]}))),
+                        WebContainer(WEB, "id", "web", "t", ()), port=5000, probe_path="/", stop_timeout=2,
+                        start_timeout=3)
+    with pytest.raises(RestartError, match=rf"app processes \[7\] in {WEB} survived SIGKILL\."):
+        ctl.stop()
+
+
+# --- main-process gunicorn with --preload ----------------------------------------------------------
+
+def gunicorn_agent(master_argv: list[str]):
+    """A prod web container whose main process chain is a gunicorn master (pid 1) and 2 workers."""
+    status = {"apps": [{"pid": 1, "ppid": 0, "argv": master_argv, "role": "gunicorn", "main": True},
+                       {"pid": 8, "ppid": 1, "argv": master_argv, "role": "gunicorn", "main": True}],
+              "masters": [1], "pid1": master_argv, "workers": {"1": [8]}}
+    answers = {"status": status, "files": {}, "tail": {},
+               "inspect": {"status": status, "pip": None, "files": {}},
+               "reload": {"ok": True, "before": [8], "after": [9], "status": 200, "seconds": 0.3},
+               "wait": {"ok": True, "status": 200, "pids": [1, 9], "seconds": 0.2, "exited": False}}
+    return lambda argv: ok(json.dumps(answers[agent_command(argv)[0]]))
+
+
+GUNICORN = ["/usr/local/bin/python3", "/usr/local/bin/gunicorn", "--bind", "0.0.0.0:5000", "demo_app:create_app()"]
+
+
+@pytest.mark.parametrize("argv, env, preload", [
+    (GUNICORN, [], False),
+    (GUNICORN[:2] + ["--preload"] + GUNICORN[2:], [], True),
+    (GUNICORN, ["GUNICORN_CMD_ARGS=--workers 2 --preload"], True),
+], ids=["plain", "argv", "GUNICORN_CMD_ARGS"])
+def test_preloaded_gunicorn_is_restarted_not_reloaded(ws, capsys, argv, env, preload):
+    """SIGHUP keeps a --preload master's old code: restart the container instead, and say so."""
+    info = container(ws, cmd=("bash", "entrypoints/entrypoint.prod.sh"))
+    info["Config"]["Env"] += env
+    runner = FakeRunner([(("docker", "inspect"), inspect_reply([info])),
+                         (("docker", "exec", "-i", WEB, "python3", "-"), gunicorn_agent(argv)), *healthy_engine(ws)])
+    code = main(["--no-features", "--only", "notes", "--json", "--workspace", str(ws)], runner=runner)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    steps = [s["name"] for s in json.loads(out)["steps"]]
+    reloads = [c for c in runner.calls if (agent_command(c) or ("",))[0] == "reload"]
+    if preload:
+        assert steps == ["restart container", "verify"] and not reloads
+        assert ("docker", "restart", "-t", "10", WEB) in runner.calls
+        assert "--preload" in err and "SIGHUP reload would keep serving the old code" in err
+        dry = main(["--dry-run", "--no-features", "--only", "notes", "--workspace", str(ws)], runner=runner)
+        assert dry == 0 and "SIGHUP would keep the old code" in capsys.readouterr().out
+    else:
+        assert steps == ["reload gunicorn"] and len(reloads) == 1 and "--preload" not in err
