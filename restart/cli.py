@@ -12,13 +12,14 @@ import sys
 import time
 
 from restart import __version__
-from restart.errors import FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
+from restart.errors import BUSY, FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
 
 EXIT_CODES = (
     (OK, "success: stacks restarted and the app verified (or --dry-run/--print-order printed)"),
     (FAILED, "a step failed (stack, pip, stop, start, verify) or the product is not up; the message says "
              "what was touched"),
     (USAGE, "usage or configuration error: nothing was touched"),
+    (BUSY, "another run is restarting this product and --no-wait was given: nothing was touched"),
     (INTERRUPTED, "interrupted (Ctrl-C): running stack restarts finished, nothing new started"),
 )
 
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how long the app may take to answer after its start (default 30)")
     tune.add_argument("--parallel", type=positive_int, default=8, metavar="N",
                       help="restart at most N independent stacks at once (default 8)")
+    tune.add_argument("--no-wait", action="store_true", help="if another run is restarting this product, "
+                      "exit at once (code 75) instead of waiting for it")
     tune.add_argument("--port", type=port, default=5000, help="app port inside the container (default 5000)")
     tune.add_argument("--probe-path", type=url_path, default="/", metavar="PATH",
                       help="HTTP path probed to verify (default /)")
@@ -143,9 +146,14 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
         from restart.runner import ShRunner, secrets_of
 
         result = RunResult(plan, timings={"plan": round(plan_seconds, 3)})
-        runner = runner or ShRunner(echo=progress.command if args.verbose else None,
-                                    secrets=secrets_of(plan.env_file.values))
-        execute(plan, runner, progress, result)
+        lock = _run_lock(plan, args, progress)
+        result.lock = lock.info
+        with lock:
+            if lock.waited:         # the run we waited for may have changed links or files: plan again
+                plan = result.plan = build_plan(settings)
+            runner = runner or ShRunner(echo=progress.command if args.verbose else None,
+                                        secrets=secrets_of(plan.env_file.values))
+            execute(plan, runner, progress, result)
         result.timings["total"] = round(time.monotonic() - started, 3)
         _done(result, progress)
         return _finish(result, args, OK)
@@ -172,6 +180,18 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
         return _finish(result, args, FAILED, f"internal error: {e}")
 
 
+def _run_lock(plan, args, progress):
+    """The lock of this product on this engine (restart/lock.py says where and why)."""
+    import os
+
+    from restart.lock import RunLock, engine_key, lock_path
+
+    engine = engine_key(os.environ)
+    return RunLock(lock_path(plan.settings.workspace, plan.project, engine), plan.project, engine,
+                   no_wait=args.no_wait, say=progress.line,
+                   warn=lambda text: progress.line(text, status="warning"))
+
+
 def _print_order(plan, args) -> int:
     from restart.report import order_data, render_order
 
@@ -196,12 +216,13 @@ def _dry_run(plan, args, progress, runner=None) -> int:
         why = str(e)
     text = render_plan(plan, pre, why)
     if args.json:
-        from restart.report import order_data
+        from restart.report import order_data, zombie_data
 
         print(json.dumps({"dry_run": True, "plan": text.splitlines(), "order": order_data(plan),
                           "container": pre.web.name if pre else None,
                           "mode": pre.state.mode if pre else None,
-                          "features": [c.label() for c in pre.changes] if pre else []}, indent=2))
+                          "features": [c.label() for c in pre.changes] if pre else [],
+                          "zombies": zombie_data(plan, pre)}, indent=2))
     else:
         print(text)
     return OK
@@ -237,7 +258,7 @@ def _finish(result, args, code: int, error: str = "") -> int:
         else:
             result.exit_code = code
             result.error = error
-            result.outcome = {OK: "ok", INTERRUPTED: "interrupted"}.get(code, "failed")
+            result.outcome = {OK: "ok", INTERRUPTED: "interrupted", BUSY: "busy"}.get(code, "failed")
             data = result_data(result)
         print(json.dumps(data, indent=2, default=str))
     return code
