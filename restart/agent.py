@@ -232,6 +232,22 @@ def files(paths):
     return {p: {"exists": os.path.isfile(p), "readable": os.access(p, os.R_OK)} for p in paths}
 
 
+def envdiff(names):
+    """Which of names differ between this program's environment (the wanted values, passed by
+    NAME with docker exec -e) and each app process's: names only, never values."""
+    differ, pids = set(), []
+    for p in app_procs(read_procs()):
+        try:
+            with open(f"/proc/{p['pid']}/environ", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        env = dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+        pids.append(p["pid"])
+        differ |= {n for n in names if env.get(n.encode()) != os.environb.get(n.encode())}
+    return {"pids": sorted(pids), "differ": sorted(differ)}
+
+
 def main(args):
     cmd, rest = args[0], args[1:]
     if cmd == "status":
@@ -246,6 +262,8 @@ def main(args):
         result = tail(rest[1:], int(rest[0]))
     elif cmd == "files":
         result = files(rest)
+    elif cmd == "envdiff":
+        result = envdiff(rest)
     else:
         raise SystemExit(f"unknown agent command {cmd!r}")
     json.dump(result, sys.stdout)

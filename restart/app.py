@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from restart.docker import Docker
 from restart.errors import RestartError
-from restart.locate import AppState, WebContainer, run_agent
+from restart.locate import AppState, WebContainer, run_agent, run_agent_env
 from restart.progress import Outcome
 
 START_LOG = "/tmp/splent-restart-app.log"
@@ -68,6 +68,7 @@ class AppFailed(RestartError):
 class AppResult:
     env_not_applied: list[str] = field(default_factory=list)
     apply_command: str = ""
+    env_applied: list[str] = field(default_factory=list)    # --apply-env: names now in the app's env
     pids_before: list[int] = field(default_factory=list)
     pids_after: list[int] = field(default_factory=list)
 
@@ -138,6 +139,27 @@ class AppController:
         started = time.monotonic()
         self.docker.restart_container(self.web.name, str(int(self.stop_timeout)))
         return Outcome("restart container", "ok", self.web.name, time.monotonic() - started)
+
+    def recreate(self, argv, env: dict[str, str], cwd) -> Outcome:
+        """``compose up -d --no-deps --force-recreate <web>``: a new container, the same name."""
+        started = time.monotonic()
+        self.docker.run(argv, env=env, cwd=cwd, timeout=self.start_timeout + 120)
+        return Outcome("recreate web container", "ok", f"{self.web.name} recreated", time.monotonic() - started)
+
+    def verify_env(self, values: dict[str, str], names) -> Outcome:
+        """The app's own processes hold the env file's values for ``names`` (compared in the container:
+        the values travel by NAME in the exec's environment, only names come back)."""
+        started = time.monotonic()
+        wanted = {n: values[n] for n in names}
+        res = run_agent_env(self.docker, self.web, wanted, "envdiff", *names)
+        if not res["pids"]:
+            raise AppFailed(f"no app process in {self.web.name} to check the env of after recreating it.",
+                            self.log_tail())
+        if res["differ"]:
+            raise AppFailed(f"the recreated {self.web.name} still runs the app with old values of "
+                            f"{', '.join(res['differ'])}.", self.log_tail())
+        return Outcome("verify env", "ok", f"{len(names)} value(s) applied: {', '.join(names)}",
+                       time.monotonic() - started, data={"applied": list(names), "pids": res["pids"]})
 
     def container_logs(self, lines: int = 20) -> dict[str, list[str]]:
         try:

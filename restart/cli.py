@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import time
 
 from restart import __version__
 from restart.errors import BUSY, FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
@@ -27,7 +27,8 @@ EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXI
 
 environment: WORKING_DIR (workspace), SPLENT_APP (product), SPLENT_ENV (dev|prod),
 SPLENT_HOST_PROJECT_DIR (host path of the workspace, when run inside SPLENT's CLI container),
-NO_COLOR (no colours). The workspace .env is read for SPLENT_APP and SPLENT_ENV."""
+DOCKER_CONTEXT / DOCKER_HOST (the engine, as for docker), NO_COLOR (no colours).
+The workspace .env is read for SPLENT_APP and SPLENT_ENV."""
 
 
 def non_negative(text: str) -> float:
@@ -82,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--product", metavar="NAME", help="product (default: SPLENT_APP, else the workspace .env)")
     env.add_argument("--container", metavar="NAME", help="web container (default: found in the product's "
                      "compose project)")
+    env.add_argument("--context", metavar="NAME", action="append", help="docker context of the engine to use "
+                     "(default: DOCKER_CONTEXT, else DOCKER_HOST, else docker's own); repeat it for a fleet: "
+                     "one engine after another, each verified before the next")
+    env.add_argument("--fleet", metavar="FILE", help="restart on every docker context listed in FILE (one a "
+                     "line, # comments), one after another")
+    env.add_argument("--batch", type=positive_int, default=1, metavar="K",
+                     help="fleet: restart K hosts at a time (default 1)")
     what = p.add_argument_group("what to restart")
     what.add_argument("--full", action="store_true", help="re-run the whole entrypoint instead of the start "
                       "script (main-process mode: restart the web container); skips pip installs")
@@ -89,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "(repeatable; package, short name or pyproject entry)")
     what.add_argument("--no-features", action="store_true", help="skip feature sync (symlinks and pip)")
     what.add_argument("--keep-going", action="store_true", help="restart the app even if a feature stack failed")
+    what.add_argument("--apply-env", action="store_true", help="main-process mode: when the env file differs "
+                      "from the running web container, RECREATE that container (compose up -d --no-deps "
+                      "--force-recreate <web>) so the app gets the new values; nothing else is recreated")
+    loop = p.add_argument_group("watch mode")
+    loop.add_argument("--watch", action="store_true", help="restart once, then keep watching the env file, "
+                      "pyproject.toml, the UVL model and the feature compose files; each change restarts only "
+                      "what it needs (Ctrl-C ends with exit 130, the app left running)")
+    loop.add_argument("--watch-only", action="store_true", help="like --watch, without the first restart")
     tune = p.add_argument_group("timing and probes")
     tune.add_argument("--timeout", type=non_negative, default=10.0, metavar="SECONDS",
                       help="stop timeout for stacks (compose restart -t) and app processes (default 10)")
@@ -112,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--dry-run", action="store_true", help="print the plan (steps and exact commands, env "
                      "variable names only) and change nothing")
     out.add_argument("--print-order", action="store_true", help="print the feature order and why; needs no Docker")
-    out.add_argument("--json", action="store_true", help="one JSON object on stdout (progress stays on stderr)")
+    out.add_argument("--json", action="store_true", help="one JSON object on stdout (progress stays on stderr); "
+                     "with --watch one object per line, per cycle")
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     out.add_argument("-v", "--verbose", action="store_true", help="print every Docker command (secret values masked)")
     out.add_argument("--no-color", action="store_true", help="no colours (also when NO_COLOR is set or not a TTY)")
@@ -123,73 +140,60 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, runner=None) -> int:
     """Run splent-restart; ``runner`` replaces the real ShRunner (tests pass a fake)."""
     args = build_parser().parse_args(argv)
-    import os
-
+    # restart.* imports wait until the arguments parsed: they pull in sh and python-dotenv,
+    # and --help must stay instant.
     from restart.progress import Progress
+    from restart.settings import resolve
 
-    color = not args.no_color and not os.environ.get("NO_COLOR")
-    progress = Progress(color=color, quiet=args.quiet, verbose=args.verbose)
-    started = time.monotonic()
-    result = None
+    progress = Progress(color=not args.no_color and not os.environ.get("NO_COLOR"), quiet=args.quiet,
+                        verbose=args.verbose)
     try:
-        from restart.plan import build_plan
-        from restart.settings import resolve
-
         settings = resolve(args)
-        plan = build_plan(settings)
-        plan_seconds = time.monotonic() - started
-        if args.print_order:
-            return _print_order(plan, args)
-        if args.dry_run:
-            return _dry_run(plan, args, progress, runner)
-        from restart.execute import RunResult, execute
-        from restart.runner import ShRunner, secrets_of
+        if args.watch or args.watch_only:
+            if args.print_order or args.dry_run:
+                raise ConfigError("--watch runs restarts; it cannot be combined with --dry-run or --print-order.")
+            if args.fleet or len(args.context or ()) > 1:
+                raise ConfigError("--watch follows one engine; it cannot be combined with a fleet "
+                                  "(--fleet or several --context).")
+            from restart.watch import watch
 
-        result = RunResult(plan, timings={"plan": round(plan_seconds, 3)})
-        lock = _run_lock(plan, args, progress)
-        result.lock = lock.info
-        with lock:
-            if lock.waited:         # the run we waited for may have changed links or files: plan again
-                plan = result.plan = build_plan(settings)
-            runner = runner or ShRunner(echo=progress.command if args.verbose else None,
-                                        secrets=secrets_of(plan.env_file.values))
-            execute(plan, runner, progress, result)
-        result.timings["total"] = round(time.monotonic() - started, 3)
-        _done(result, progress)
-        return _finish(result, args, OK)
+            return watch(settings, progress, json_lines=args.json, first=not args.watch_only, runner=runner)
+        if not args.print_order and (args.fleet or len(args.context or ()) > 1 or args.batch > 1):
+            from restart.fleet import main_fleet
+
+            return main_fleet(settings, args, progress, runner)
+        if args.print_order or args.dry_run:
+            from restart.plan import build_plan
+
+            plan = build_plan(settings)
+            return _print_order(plan, args) if args.print_order else _dry_run(plan, args, progress, runner)
     except RestartError as e:
         progress.error(str(e))
-        for source, lines in (getattr(e, "log", None) or {}).items():
-            progress.line(f"--- last lines of {source} ---", status="warning")
-            for line in lines:
-                progress.line(f"  {line}")
-        if args.verbose:
-            import traceback
-
-            traceback.print_exc()
-        return _finish(result, args, e.exit_code, str(e))
+        return _finish(None, args, e.exit_code, str(e))
     except KeyboardInterrupt:
-        progress.error("interrupted: " + _summary(result))
-        return _finish(result, args, INTERRUPTED, "interrupted")
+        progress.error("interrupted: nothing was changed.")
+        return _finish(None, args, INTERRUPTED, "interrupted")
     except Exception as e:  # a bug: say so in one line; the traceback is for -v
         progress.error(f"internal error: {type(e).__name__}: {e} (run with -v for details)")
         if args.verbose:
             import traceback
 
             traceback.print_exc()
-        return _finish(result, args, FAILED, f"internal error: {e}")
+        return _finish(None, args, FAILED, f"internal error: {e}")
+    from restart.run import run_once
 
-
-def _run_lock(plan, args, progress):
-    """The lock of this product on this engine (restart/lock.py says where and why)."""
-    import os
-
-    from restart.lock import RunLock, engine_key, lock_path
-
-    engine = engine_key(os.environ)
-    return RunLock(lock_path(plan.settings.workspace, plan.project, engine), plan.project, engine,
-                   no_wait=args.no_wait, say=progress.line,
-                   warn=lambda text: progress.line(text, status="warning"))
+    result = run_once(settings, runner, progress)
+    if result.exit_code == OK:
+        _done(result, progress)
+    elif result.exit_code == INTERRUPTED:
+        progress.error("interrupted: " + _summary(result))
+    else:
+        progress.error(result.error)
+        for source, lines in result.log.items():
+            progress.line(f"--- last lines of {source} ---", status="warning")
+            for line in lines:
+                progress.line(f"  {line}")
+    return _finish(result, args, result.exit_code, result.error)
 
 
 def _print_order(plan, args) -> int:
@@ -211,7 +215,7 @@ def _dry_run(plan, args, progress, runner=None) -> int:
     pre, why = None, ""
     try:  # read-only calls only: what the run would find
         runner = runner or ShRunner(echo=progress.command if args.verbose else None)
-        pre = inspect(plan, Docker(runner, plan.settings.compose_cmd))
+        pre = inspect(plan, Docker(runner, plan.settings.compose_cmd, plan.settings.engine))
     except RestartError as e:
         why = str(e)
     text = render_plan(plan, pre, why)
@@ -229,7 +233,7 @@ def _dry_run(plan, args, progress, runner=None) -> int:
 
 
 def _summary(result) -> str:
-    if result is None:
+    if result.inspection is None:
         return "nothing was changed."
     done = [o.name for o in result.stacks + result.steps if o.ok]
     not_done = [f"{o.name} ({o.status})" for o in result.stacks + result.steps if not o.ok]
@@ -252,13 +256,10 @@ def _finish(result, args, code: int, error: str = "") -> int:
     if args.json:
         from restart.report import result_data
 
-        if result is None:
+        if result is None or result.plan is None:   # stopped while planning: there is no plan to report
             data = {"outcome": "error" if code != INTERRUPTED else "interrupted", "exit_code": code,
                     "error": error or None}
         else:
-            result.exit_code = code
-            result.error = error
-            result.outcome = {OK: "ok", INTERRUPTED: "interrupted", BUSY: "busy"}.get(code, "failed")
             data = result_data(result)
         print(json.dumps(data, indent=2, default=str))
     return code

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from restart.engine import LOCAL, Engine
 from restart.errors import CommandFailed, ConfigError, RestartError, last_line
 from restart.runner import Result, Runner
 
@@ -26,15 +27,25 @@ class ContainerState:
     health: str = ""           # healthy, unhealthy, starting, "" (no healthcheck)
     exit_code: int | None = None
     id: str = ""
+    probe: tuple[str, ...] = ()   # the container's own healthcheck command, as docker exec runs it
+    probe_timeout: float = 30.0
 
     @property
     def ready(self) -> bool:
         return self.state == "running" and self.health in ("", "healthy")
 
 
-def engine_error(e: CommandFailed) -> ConfigError | None:
-    """Turn "no docker / no daemon / no permission" into one sentence; None if it is another fault."""
+def engine_error(e: CommandFailed, engine: Engine = LOCAL) -> ConfigError | None:
+    """Turn "no docker / no daemon / no permission" into one sentence; None if it is another fault.
+
+    A remote engine (a context, DOCKER_HOST) is named in the sentence: in a fleet the operator
+    must know which host could not be reached.
+    """
     text = e.stderr.lower()
+    if engine.remote and e.code != 127:
+        known = _remote_error(text, last_line(e.stderr), engine)
+        if known is not None:
+            return known
     if e.code == 127 and "executable file not found" not in text:   # that 127 is `docker exec`'s
         return ConfigError(f"the {e.argv[0] if e.argv else 'docker'} command is not installed or not on PATH.")
     if "permission denied" in text and "docker.sock" in text:
@@ -45,24 +56,63 @@ def engine_error(e: CommandFailed) -> ConfigError | None:
     return None
 
 
-class Docker:
-    """The Docker CLI as restart uses it; ``compose`` is the one compose v1/v2 setting."""
+def _remote_error(text: str, last: str, engine: Engine) -> ConfigError | None:
+    """Only the docker CLI's own connection wording: a failing ``docker exec`` may print
+    "connection refused" or "certificate" about something else entirely (pip, the app)."""
+    if "unable to resolve docker endpoint" in text or "context not found" in text:
+        return ConfigError(f"docker {engine.label} does not exist (`docker context ls` lists the contexts).")
+    connecting = ("error during connect" in text or "cannot connect to the docker daemon" in text
+                  or "is the docker daemon running" in text or "failed to connect to the docker api" in text
+                  or "could not read ca certificate" in text)
+    if not connecting:
+        return None
+    if "x509" in text or "tls:" in text or "certificate" in text:
+        return ConfigError(f"TLS with the Docker engine of {engine.label} failed: {last}")
+    if "dial-stdio" in text or "ssh:" in text:
+        ssh = last.split("stderr=", 1)[-1].strip() or last
+        return ConfigError(f"SSH to the Docker engine of {engine.label} failed: {ssh}")
+    return ConfigError(f"the Docker engine of {engine.label} cannot be reached: {last}")
 
-    def __init__(self, runner: Runner, compose: Sequence[str] | None = None) -> None:
+
+class Docker:
+    """The Docker CLI as restart uses it; ``compose`` is the one compose v1/v2 setting.
+
+    ``engine`` reaches every call: ``docker --context NAME …`` (compose v2 is ``docker compose``,
+    so it follows), and for compose v1, which knows no contexts, DOCKER_HOST set to the
+    context's endpoint.
+    """
+
+    def __init__(self, runner: Runner, compose: Sequence[str] | None = None, engine: Engine = LOCAL) -> None:
         self.runner = runner
         self.compose = tuple(compose) if compose else None
+        self.engine = engine
         self._compose_checked = False
+        self._v1_host: str | None = None
         self.changing = False   # set once the run starts changing things: engine faults are then exit 1
 
     # -- plumbing -------------------------------------------------------------------------
     def run(self, argv: Sequence[str], **kw) -> Result:
+        if self.engine.context and argv and argv[0] == "docker-compose":
+            kw["env"] = {**(kw.get("env") or {}), "DOCKER_HOST": self.v1_host()}
         try:
-            return self.runner.run(argv, **kw)
+            return self.runner.run(self.engine.argv(argv), **kw)
         except CommandFailed as e:
-            known = engine_error(e) if argv and argv[0] in ("docker", "docker-compose") else None
+            known = engine_error(e, self.engine) if argv and argv[0] in ("docker", "docker-compose") else None
             if known is not None:
                 raise (RestartError(str(known)) if self.changing else known) from None
             raise
+
+    def v1_host(self) -> str:
+        """The context's endpoint for compose v1 (``docker-compose`` reads DOCKER_HOST, not contexts)."""
+        if self._v1_host is None:
+            out = self.run(("docker", "context", "inspect", self.engine.context), timeout=20).stdout
+            info = (json.loads(out or "[]") or [{}])[0]
+            endpoint = (info.get("Endpoints") or {}).get("docker") or {}
+            if info.get("TLSMaterial") or not endpoint.get("Host"):
+                raise ConfigError(f"compose v1 (docker-compose) cannot use the TLS settings of {self.engine.label}; "
+                                  'use compose v2 (--compose-cmd "docker compose").')
+            self._v1_host = endpoint["Host"]
+        return self._v1_host
 
     def check_engine(self) -> str:
         """The server version; a clear ConfigError when the CLI, daemon or socket is missing."""
@@ -77,7 +127,7 @@ class Docker:
             return self.compose
         for candidate in (self.compose,) if self.compose else (V2, V1):
             try:
-                self.runner.run((*candidate, "version"), timeout=20)
+                self.runner.run(self.engine.argv((*candidate, "version")), timeout=20)
             except CommandFailed as e:
                 if self.compose:
                     shown = " ".join(self.compose)
@@ -131,6 +181,16 @@ class Docker:
         out = self.run((*prefix, "ps", "-a", "--format", "json"), cwd=cwd, timeout=60).stdout
         return parse_compose_ps(out)
 
+    def probe(self, state: ContainerState) -> bool:
+        """Run the container's own healthcheck command now: True when it passes (exit 0)."""
+        try:
+            self.run(("docker", "exec", state.id, *state.probe), timeout=state.probe_timeout + 5)
+        except CommandFailed as e:
+            if e.code is None or engine_error(e) is not None:
+                raise
+            return False
+        return True
+
     def states(self, ids: Sequence[str]) -> list[ContainerState]:
         """Re-read known containers: one cheap ``docker inspect`` instead of a compose run."""
         return [state_from_inspect(c) for c in self.inspect(ids, missing_ok=True)]
@@ -151,8 +211,22 @@ def parse_compose_ps(text: str) -> list[ContainerState]:
 
 def state_from_inspect(info: dict) -> ContainerState:
     state = info.get("State", {})
-    labels = (info.get("Config") or {}).get("Labels") or {}
+    config = info.get("Config") or {}
+    labels = config.get("Labels") or {}
     status = "restarting" if state.get("Restarting") else (state.get("Status") or "").lower()
+    check = config.get("Healthcheck") or {}
     return ContainerState(info.get("Name", "").lstrip("/"), labels.get("com.docker.compose.service", ""),
                           status, ((state.get("Health") or {}).get("Status") or "").lower(),
-                          state.get("ExitCode"), info.get("Id", ""))
+                          state.get("ExitCode"), info.get("Id", ""), probe_argv(check.get("Test") or ()),
+                          (check.get("Timeout") or 30_000_000_000) / 1e9)
+
+
+def probe_argv(test) -> tuple[str, ...]:
+    """A healthcheck ``Test`` as ``docker exec`` argv: CMD-SHELL runs under ``/bin/sh -c``, as the
+    engine runs it; NONE or an inherited/empty test gives ``()`` (nothing to run)."""
+    kind, *rest = list(test) or [""]
+    if kind == "CMD-SHELL" and rest:
+        return ("/bin/sh", "-c", rest[0])
+    if kind == "CMD" and rest:
+        return tuple(rest)
+    return ()

@@ -7,6 +7,7 @@ decided.  The first change is a symlink or pip call, then stack restarts, then t
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ class Inspection:
     product_path: str                     # the product dir inside the container
     changes: tuple = ()                   # restart.sync.FeatureChange
     pip_argvs: tuple = ()
+    links_skipped: str = ""               # why feature links stay unwritten (a remote engine's container)
 
 
 @dataclass
@@ -76,12 +78,16 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
                                 lambda ref: web.container_path(ref.root(s.workspace), s.workspace, host_ws),
                                 known=known)
         argvs = pip_argvs(changes)
-    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs))
+    skip = ""
+    if s.engine.remote and plan.links and not web.sees(plan.product_dir / "features", s.workspace, host_ws):
+        skip = (f"the web container {web.name} on {s.engine.label} does not mount this workspace "
+                f"({s.workspace}); its host's checkout keeps its own links")
+    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs), skip)
 
 
 def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -> RunResult:
     s = plan.settings
-    docker = Docker(runner, s.compose_cmd)
+    docker = Docker(runner, s.compose_cmd, s.engine)
     t0 = time.monotonic()
     pre = inspect(plan, docker)
     result.inspection = pre
@@ -123,7 +129,11 @@ def _step(progress: Progress, result: RunResult, name: str, fn) -> Outcome:
 def _sync(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result: RunResult) -> None:
     if plan.settings.no_features:
         return
-    if plan.links:
+    if plan.links and pre.links_skipped:
+        out = Outcome("feature links", "skipped", pre.links_skipped)
+        result.steps.append(out)
+        progress.finish(out)
+    elif plan.links:
         from restart.sync import apply_links
 
         def links() -> Outcome:
@@ -176,18 +186,22 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
             out = _step(progress, result, "verify", ctl.verify)
         else:
             missing = env_differences(plan.env_file.values, pre.web.env)
-            if s.full:
+            # the compose command that created the container: v2 or v1, as detected (cached when stacks ran)
+            compose = docker.detect_compose() if missing else pre.compose
+            if missing and s.apply_env:
+                out = _apply_env(plan, pre, compose, ctl, progress, result, missing)
+            elif s.full:
                 _step(progress, result, "restart container", ctl.restart_container)
                 out = _step(progress, result, "verify", ctl.verify)
             else:
                 out = _step(progress, result, "reload gunicorn", lambda: ctl.reload(pre.state))
-            if missing:
+            if missing and not s.apply_env:
                 result.app.env_not_applied = missing
-                result.app.apply_command = (f"docker compose -p {plan.project} -f {plan.compose_file} "
-                                            f"up -d {pre.web.service or pre.web.name}")
+                result.app.apply_command = shlex.join(s.engine.argv(recreate_argv(compose, plan, pre.web)))
                 progress.line(f"! {len(missing)} env-file value(s) differ from the running container and were "
                               f"NOT applied (the app is the container's main process): {', '.join(missing)}; "
-                              f"apply with: {result.app.apply_command}", status="warning")
+                              f"apply with --apply-env (recreates the web container) or: "
+                              f"{result.app.apply_command}", status="warning")
     except RestartError as e:
         result.log = getattr(e, "log", {}) or {}
         if not result.log and pre.state.mode != EXEC_MANAGED:
@@ -200,3 +214,40 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
             raise down from None
         raise
     result.app.pids_after = out.data.get("pids") or out.data.get("workers_after") or []
+
+
+def recreate_argv(compose: tuple[str, ...], plan: Plan, web: WebContainer) -> tuple[str, ...]:
+    """``<compose> -p P -f F up -d --no-deps --force-recreate <web service>``: only the web container."""
+    return (*compose, "-p", plan.project, "-f", str(plan.compose_file), "up", "-d", "--no-deps",
+            "--force-recreate", web.service or web.name)
+
+
+def host_workspace(plan: Plan) -> str:
+    """SPLENT_HOST_PROJECT_DIR, which the product compose file interpolates in its mounts."""
+    from restart.settings import read_workspace_env
+
+    return (os.environ.get("SPLENT_HOST_PROJECT_DIR")
+            or read_workspace_env(plan.settings.workspace).get("SPLENT_HOST_PROJECT_DIR")
+            or str(plan.settings.workspace))
+
+
+def _apply_env(plan: Plan, pre: Inspection, compose: tuple[str, ...], ctl: AppController, progress: Progress,
+               result: RunResult, names: list[str]) -> Outcome:
+    """--apply-env: recreate only the web container so its main process gets the env file's values.
+
+    compose reads the product compose file's ``env_file`` itself; restart passes only
+    SPLENT_HOST_PROJECT_DIR, through the child's environment (no value on any argv).  Verified
+    from inside: the app answers, and its processes' environment holds the env file's values.
+    """
+    if not pre.web.service:
+        raise RestartError(f"--apply-env: the web container {pre.web.name} was not created by compose (it has "
+                           "no service label), so restart cannot recreate it; recreate it yourself.")
+    argv = recreate_argv(compose, plan, pre.web)
+    progress.line(f"--apply-env: recreating the web container {pre.web.name} (service {pre.web.service}) "
+                  f"for {len(names)} changed env value(s): {', '.join(names)}")
+    _step(progress, result, "recreate web container",
+          lambda: ctl.recreate(argv, {"SPLENT_HOST_PROJECT_DIR": host_workspace(plan)}, plan.compose_file.parent))
+    out = _step(progress, result, "verify", ctl.verify)
+    _step(progress, result, "verify env", lambda: ctl.verify_env(plan.env_file.values, names))
+    result.app.env_applied = list(names)
+    return out

@@ -52,6 +52,19 @@ class WebContainer:
         view when restart runs inside SPLENT's CLI container); the longest matching mount
         source wins.  Without a matching mount SPLENT's convention applies: /workspace/<rel>.
         """
+        best = self._mount_for(host_path, workspace, host_workspace)
+        if best:
+            src, dest, path = best
+            return posixpath.normpath(posixpath.join(dest, os.path.relpath(path, src)))
+        rel = os.path.relpath(Path(os.path.normpath(host_path)), workspace)
+        return posixpath.join("/workspace", rel.replace(os.sep, "/"))
+
+    def sees(self, host_path: Path, workspace: Path, host_workspace: str | None = None) -> bool:
+        """True when one of the container's bind mounts holds ``host_path`` (a remote engine's
+        container usually sees its own host's checkout, not this one)."""
+        return self._mount_for(host_path, workspace, host_workspace) is not None
+
+    def _mount_for(self, host_path: Path, workspace: Path, host_workspace: str | None):
         host_path = Path(os.path.normpath(host_path))
         rel = os.path.relpath(host_path, workspace)
         candidates = [str(host_path)]
@@ -64,10 +77,7 @@ class WebContainer:
                 if path == src or path.startswith(src + "/"):
                     if best is None or len(src) > len(best[0]):
                         best = (src, m.destination, path)
-        if best:
-            src, dest, path = best
-            return posixpath.normpath(posixpath.join(dest, os.path.relpath(path, src)))
-        return posixpath.join("/workspace", rel.replace(os.sep, "/"))
+        return best
 
 
 @dataclass(frozen=True)
@@ -136,8 +146,14 @@ def app_state(docker: Docker, web: WebContainer) -> AppState:
 
 
 def run_agent(docker: Docker, web: WebContainer, *args: object, timeout: float = 60) -> dict:
+    return run_agent_env(docker, web, None, *args, timeout=timeout)
+
+
+def run_agent_env(docker: Docker, web: WebContainer, env: dict[str, str] | None, *args: object,
+                  timeout: float = 60) -> dict:
+    """The agent with ``env`` passed by NAME (values in the docker CLI's environment, never argv)."""
     try:
-        result = docker.exec(web.name, agent_argv(*args), timeout=timeout)
+        result = docker.exec(web.name, agent_argv(*args), env=env, timeout=timeout)
     except CommandFailed as e:
         if e.code in (126, 127) and "python3" in e.stderr:
             raise RestartError(f"the web container {web.name} has no python3, which restart needs "

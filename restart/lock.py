@@ -53,6 +53,15 @@ def engine_key(environ: Mapping[str, str] = os.environ) -> str:
     return context if context and context != "default" else "default"
 
 
+def engine_name(context: str | None, host: str | None) -> str:
+    """The key of a resolved engine (restart.engine.Engine): its context, else DOCKER_HOST, else default."""
+    if context and context != "default":
+        return context
+    if host and host != DEFAULT_SOCKET:
+        return host
+    return "default"
+
+
 def lock_path(workspace: Path, project: str, engine: str) -> Path:
     """``<ws>/.splent_cache/restart/<project>.lock``; another engine gets a suffix of its own."""
     name = project if engine == "default" else f"{project}@{hashlib.sha1(engine.encode()).hexdigest()[:10]}"

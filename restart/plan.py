@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection
 
 from restart.envfile import EnvFile, read_env_file
 from restart.errors import ConfigError
@@ -60,6 +61,19 @@ class Plan:
         n = len(self.compose)
         stacks = tuple(replace(s, argv=compose + s.argv[n:]) for s in self.stacks)
         return replace(self, compose=compose, stacks=stacks)
+
+    def restricted(self, stacks: Collection[str], *, sync: bool) -> Plan:
+        """The same plan restarting only ``stacks`` (package names) and, unless ``sync``, no feature sync.
+
+        A watch cycle plans the whole product (so every input is checked) and then runs only
+        what the change needs.  ``stacks`` should be closed under dependents (a stack's
+        dependents are in it too); a kept stack's needs outside it are left running.
+        """
+        from dataclasses import replace
+
+        settings = self.settings if sync else replace(self.settings, no_features=True)
+        return replace(self, settings=settings, links=self.links if sync else (),
+                       stacks=tuple(s for s in self.stacks if s.feature in stacks))
 
 
 def short_label(package: str) -> str:

@@ -34,6 +34,9 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
     if pre and compose != plan.compose:
         plan = plan.with_compose(compose)
     names = plan.env_file.names
+    eng = s.engine
+    dk = " ".join(eng.argv(("docker",)))        # `docker --context NAME` for a named engine
+    local, remote = ((" [local workspace]", f" [through {eng.label}]") if eng.remote else ("", ""))
     out = [f"plan for {s.product} ({s.env}) in {s.workspace}" + (" [--full]" if s.full else ""),
            f"  compose project {plan.project}: {_rel(plan, plan.compose_file)} (compose: {' '.join(compose)})",
            f"  env file {_rel(plan, plan.env_file.path)}: {len(names)} variables: {', '.join(names) or '-'}",
@@ -42,6 +45,9 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
            f"  order source: {_rel(plan, plan.uvl) if plan.uvl else 'declared order (no UVL model)'}"]
     if pre and (note := zombie_note(plan, pre)):
         out.append(f"  {note}")
+    if eng.remote:
+        out.append(f"  engine: {eng.label} (from {eng.source}): feature links act on the local workspace; "
+                   "pip, stacks and the app act through the engine")
     if why_no_inspection:
         out.append(f"  (containers not inspected: {why_no_inspection})")
     out += [f"  note: {n}" for n in plan.notes]
@@ -57,21 +63,25 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
         step("feature sync: skipped (--no-features)")
     else:
         links = [f"{c.action} {_rel(plan, c.path)}" + (f" -> {c.target}" if c.target else "") for c in plan.links]
-        step("feature links", *(links or ["up to date"]))
+        if pre and pre.links_skipped and plan.links:
+            step(f"feature links: not written{local} ({pre.links_skipped})", *links)
+        else:
+            step(f"feature links{local}", *(links or ["up to date"]))
         if s.full:
             step("pip: skipped with --full (the entrypoint installs features)")
         elif pre:
-            step("pip: " + (f"{len(pre.changes)} change(s)" if pre.changes else "installed features match"),
+            step("pip" + remote + ": " + (f"{len(pre.changes)} change(s)" if pre.changes
+                                          else "installed features match"),
                  *[c.label() for c in pre.changes],
-                 *[_cmd(("docker", "exec", web, *argv)) for argv in pre.pip_argvs])
+                 *[_cmd(eng.argv(("docker", "exec", web, *argv))) for argv in pre.pip_argvs])
         else:
-            step("pip: compare `pip list --format=json` in the web container with the declaration")
+            step(f"pip{remote}: compare `pip list --format=json` in the web container with the declaration")
     if plan.stacks:
         lines = []
         for st in plan.stacks:
             after = f"  [{'; '.join(st.reasons)}]" if st.reasons else ""
-            lines.append(f"{st.label}: (cd {_rel(plan, st.cwd)} && {_cmd(st.argv)}){after}")
-        step(f"feature stacks ({len(plan.stacks)}, up to {s.parallel} at once, each waits until running"
+            lines.append(f"{st.label}: (cd {_rel(plan, st.cwd)} && {_cmd(eng.argv(st.argv))}){after}")
+        step(f"feature stacks{remote} ({len(plan.stacks)}, up to {s.parallel} at once, each waits until running"
              f"/healthy, {s.health_timeout:g}s max)", *lines)
     else:
         step("feature stacks: none to restart")
@@ -79,21 +89,21 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
     script = f"{product_path}/{plan.start_script}"
     if pre and pre.state.mode != "exec-managed":
         if s.full:
-            step("restart the web container (kept, not recreated)", _cmd(("docker", "restart", "-t",
-                                                                          str(int(s.timeout)), web)))
+            step(f"restart the web container (kept, not recreated){remote}",
+                 _cmd(eng.argv(("docker", "restart", "-t", str(int(s.timeout)), web))))
         else:
-            step("graceful reload: SIGHUP to the gunicorn master, wait for new workers",
-                 f"docker exec {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")
+            step(f"graceful reload: SIGHUP to the gunicorn master, wait for new workers{remote}",
+                 f"{dk} exec {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")
         step("report env-file values the container cannot see (main process keeps its creation env)")
     else:
-        step("stop the app: SIGTERM flask/watchmedo/gunicorn, SIGKILL after the timeout, check none is left",
-             f"docker exec {web} {AGENT} stop {s.timeout:g}")
-        step("start (under a parent that reaps the app's processes and exits with it)",
-             f"docker exec -d -w {product_path} {env_flags} {web} python3 -c <reaper> "
+        step(f"stop the app: SIGTERM flask/watchmedo/gunicorn, SIGKILL after the timeout, check none is left{remote}",
+             f"{dk} exec {web} {AGENT} stop {s.timeout:g}")
+        step(f"start (under a parent that reaps the app's processes and exits with it){remote}",
+             f"{dk} exec -d -w {product_path} {env_flags} {web} python3 -c <reaper> "
              f"splent-restart-reaper /tmp/splent-restart-app.log bash {script}".replace("  ", " "))
     probe = f"HTTP :{s.port}{s.probe_path}" if s.probe_path else "process only"
-    step(f"verify: app process running and answering ({probe}), {s.start_timeout:g}s max",
-         f"docker exec {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
+    step(f"verify: app process running and answering ({probe}), {s.start_timeout:g}s max{remote}",
+         f"{dk} exec {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
     return "\n".join(out)
 
 
@@ -173,7 +183,7 @@ def result_data(result) -> dict:
         "stacks": [_outcome(o) for o in result.stacks],
         "steps": [_outcome(o) for o in result.steps],
         "app": {"pids_before": result.app.pids_before, "pids_after": result.app.pids_after,
-                "env_not_applied": result.app.env_not_applied,
+                "env_not_applied": result.app.env_not_applied, "env_applied": result.app.env_applied,
                 "apply_command": result.app.apply_command or None},
         "log_tail": result.log,
         "timings": result.timings,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from restart.engine import LOCAL, Engine, resolve_engine
 from restart.errors import ConfigError
 
 ENVS = ("dev", "prod")
@@ -37,11 +38,14 @@ class Settings:
     only: tuple[str, ...] = ()
     no_features: bool = False
     keep_going: bool = False
+    no_wait: bool = False           # another run holds the product's lock: exit 75 instead of waiting
     compose_cmd: tuple[str, ...] | None = None
     container: str | None = None
     port: int = 5000
     probe_path: str | None = "/"
     log_files: tuple[str, ...] = ()
+    apply_env: bool = False           # main-process: recreate the web container when its env is stale
+    engine: Engine = LOCAL          # --context / DOCKER_CONTEXT / DOCKER_HOST: reaches every docker call
 
     @property
     def product_dir(self) -> Path:
@@ -129,14 +133,16 @@ def resolve(args, environ: Mapping[str, str] | None = None, cwd: Path | None = N
     env = resolve_env(args.dev, args.prod, environ, ws_env, workspace / ".env")
     product = resolve_product(args.product, environ, ws_env, workspace)
     color = not args.no_color and not environ.get("NO_COLOR") and not args.json
+    contexts = getattr(args, "context", None) or []
+    engine = resolve_engine(contexts if len(contexts) == 1 and not getattr(args, "fleet", None) else None, environ)
     return Settings(
         workspace=workspace, product=product, env=env, full=args.full, dry_run=args.dry_run,
         print_order=args.print_order, json=args.json, quiet=args.quiet, verbose=args.verbose,
         color=color, timeout=args.timeout, health_timeout=args.health_timeout,
         start_timeout=args.start_timeout, parallel=args.parallel, only=tuple(args.only or ()),
-        no_features=args.no_features, keep_going=args.keep_going,
+        no_features=args.no_features, keep_going=args.keep_going, no_wait=getattr(args, "no_wait", False),
         compose_cmd=tuple(args.compose_cmd.split()) if args.compose_cmd else None,
         container=args.container, port=args.port,
         probe_path=None if args.no_probe else args.probe_path,
-        log_files=tuple(args.log_file or ()),
+        log_files=tuple(args.log_file or ()), apply_env=getattr(args, "apply_env", False), engine=engine,
     )

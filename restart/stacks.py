@@ -18,6 +18,7 @@ from restart.plan import Stack
 from restart.progress import Outcome, Progress
 
 POLL = 0.2
+PROBE_EVERY = 0.25   # how often a stack's own healthcheck is re-run while it is not passing yet
 
 
 def run_dag(stacks: Sequence[Stack], do: Callable[[Stack], Outcome], progress: Progress, *,
@@ -182,12 +183,11 @@ class StackRestarter:
             if not states:
                 return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
                                time.monotonic() - started, kind="stack")
+            passed: set[str] = set()
             if all(s.id for s in states):
                 # compose ps can call a container running that exited meanwhile: decide on docker inspect
                 states = self.docker.states([s.id for s in states]) or states
-                if not all(s.ready for s in states):
-                    states = self.watcher.wait(states, lambda now: all(s.ready for s in now) or bool(_dead(now)),
-                                               deadline)
+                states, passed = self._until_ready(states, deadline)
         except RestartError as e:
             return Outcome(stack.label, "failed", f"restarted, but its state could not be read: {e}",
                            time.monotonic() - started, kind="stack")
@@ -198,12 +198,37 @@ class StackRestarter:
             what = "keeps crashing: its restart policy restarts it" if c.state == "restarting" else c.state
             return Outcome(stack.label, "failed", f"container {c.name} {what} (exit code {c.exit_code})",
                            elapsed, kind="stack")
-        if all(s.ready for s in states):
+        if all(s.ready or s.id in passed for s in states):
             health = " (healthy)" if any(s.health for s in states) else ""
             return Outcome(stack.label, "ok", health.strip(), elapsed, kind="stack")
-        waiting = ", ".join(f"{s.name} {s.health or s.state}" for s in states if not s.ready)
+        waiting = ", ".join(f"{s.name} {s.health or s.state}" for s in states if not (s.ready or s.id in passed))
         return Outcome(stack.label, "timeout", f"not ready after {self.health_timeout:g}s: {waiting}", elapsed,
                        kind="stack")
+
+    def _until_ready(self, states: list[ContainerState], deadline: float) -> tuple[list[ContainerState], set[str]]:
+        """Wait until every container runs and, where it declares a healthcheck, passes it.
+
+        The engine runs a healthcheck only every ``interval`` (1 s to 30 s, and the first run
+        one interval after the start), so its "healthy" comes late.  A running container that
+        is not healthy yet gets its own healthcheck command run by us, at once and then every
+        PROBE_EVERY: one pass is what turns the engine's status healthy too, so it is the same
+        gate, reached without waiting for the next tick.  Returns the latest states and the ids
+        whose healthcheck passed.
+        """
+        passed: set[str] = set()
+
+        def settled(now: list[ContainerState]) -> bool:
+            return all(s.ready or s.id in passed for s in now) or bool(_dead(now))
+
+        while not settled(states) and time.monotonic() < deadline:
+            for s in states:
+                if s.id not in passed and s.state == "running" and s.health not in ("", "healthy") and s.probe:
+                    if self.docker.probe(s):
+                        passed.add(s.id)
+            if settled(states):
+                break
+            states = self.watcher.wait(states, settled, min(deadline, time.monotonic() + PROBE_EVERY))
+        return states, passed
 
 
 def _dead(states: list[ContainerState]) -> list[ContainerState]:

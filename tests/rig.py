@@ -12,7 +12,7 @@ Every name derived from the product (compose projects ``<product>_<env>`` and
 unique per copy, so tests never share Docker objects by accident.
 
 Also a command line: ``python -m tests.rig up|down|answer --workspace DIR [--env dev|prod]
-[--variant prod-exec] [--product NAME]`` (``up`` copies the example into DIR when DIR holds no
+[--variant prod-exec] [--product NAME] [--context NAME]`` (``up`` copies the example into DIR when DIR holds no
 workspace yet).
 """
 from __future__ import annotations
@@ -149,19 +149,21 @@ class Workspace:
     product: str
     variant: str | None = None
     started: set[str] = field(default_factory=set)     # envs brought up (for exec()/down())
+    context: str | None = None                          # docker context of the engine it lives on
 
     # ------------------------------------------------------------------ creating a copy
 
     @classmethod
     def create(cls, dest_dir, product: str | None = None, variant: str | None = None,
-               web_image: str | None = None) -> Workspace:
+               web_image: str | None = None, context: str | None = None) -> Workspace:
         """Copy examples/workspace to dest_dir, renaming the product ``demo_app`` → ``product``.
 
         The name is replaced in file contents and paths; symlinks stay symlinks, modes are kept.
         ``variant`` (a folder of examples/variants/) is copied over the product's docker/.
         ``web_image`` (default: $RESTART_WEB_IMAGE, else the compose files' own default) is
         written into the product's compose files. SPLENT_HOST_PROJECT_DIR is added to the
-        workspace .env.
+        workspace .env. ``context`` names the docker context of the engine every docker and
+        compose call of this copy goes to (default: the local engine).
         """
         product = product or new_product_name()
         if not re.fullmatch(r"[a-z][a-z0-9_]*", product):
@@ -169,7 +171,7 @@ class Workspace:
         root = Path(dest_dir).resolve()
         root.mkdir(parents=True, exist_ok=True)
         copy_tree(TEMPLATE, root, TOKEN, product)
-        ws = cls(root, product, variant)
+        ws = cls(root, product, variant, context=context)
         if variant:
             if not (VARIANTS / variant).is_dir():
                 raise ValueError(f"no variant {variant!r} in {VARIANTS}")
@@ -180,19 +182,23 @@ class Workspace:
         return ws
 
     @classmethod
-    def open(cls, root) -> Workspace:
+    def open(cls, root, context: str | None = None) -> Workspace:
         """An existing copy (its product is SPLENT_APP of <root>/.env)."""
         root = Path(root).resolve()
         product = dotenv_values(root / ".env").get("SPLENT_APP")
         if not product:
             raise RigError(f"{root}/.env has no SPLENT_APP: not a workspace")
-        return cls(root, product)
+        return cls(root, product, context=context)
 
     def _pin_web_image(self, image: str | None) -> None:
         if not image:
             return
         for path in self.docker_dir.glob("docker-compose*.yml"):
             path.write_text(path.read_text().replace(WEB_IMAGE_DEFAULT, image))
+
+    def docker(self, *argv, **kw) -> subprocess.CompletedProcess:
+        """``docker [--context C] ARGV``: every call of this copy goes to its engine."""
+        return docker(*(("--context", self.context) if self.context else ()), *argv, **kw)
 
     # ------------------------------------------------------------------ names and paths
 
@@ -294,19 +300,19 @@ class Workspace:
         return self.wait_answer(env, timeout)
 
     def create_network(self) -> None:
-        if docker("network", "inspect", self.network, check=False).returncode != 0:
-            docker("network", "create", "--label", f"{RIG_LABEL}={self.product}", self.network)
+        if self.docker("network", "inspect", self.network, check=False).returncode != 0:
+            self.docker("network", "create", "--label", f"{RIG_LABEL}={self.product}", self.network)
 
     def compose(self, env: str, *args, **kw) -> subprocess.CompletedProcess:
         """docker compose on the product stack, from the product's docker/ folder."""
         argv = ["compose", "-p", self.project(env), "-f", self.compose_file(env), *args]
-        return docker(*argv, cwd=self.docker_dir, env=self.compose_env(), **kw)
+        return self.docker(*argv, cwd=self.docker_dir, env=self.compose_env(), **kw)
 
     def stack_compose(self, feature: str, env: str, path: Path, *args, **kw):
         """docker compose on a feature stack, from its docker/ folder, with the product env file."""
         argv = ["compose", "-p", self.feature_project(feature, env), "--env-file", self.env_file(env),
                 "-f", path, *args]
-        return docker(*argv, cwd=path.parent, env=self.compose_env(), **kw)
+        return self.docker(*argv, cwd=path.parent, env=self.compose_env(), **kw)
 
     def start_app(self, env: str) -> None:
         """Dev and the prod-exec variant: start the app with docker exec -d (env by name)."""
@@ -322,7 +328,7 @@ class Workspace:
 
     def is_main_process(self, env: str) -> bool:
         """True when the web container's own command runs the entrypoint (SPLENT's prod)."""
-        cmd = docker("inspect", "-f", "{{json .Config.Cmd}}", self.web_container(env)).stdout
+        cmd = self.docker("inspect", "-f", "{{json .Config.Cmd}}", self.web_container(env)).stdout
         return "entrypoint" in " ".join(json.loads(cmd) or [])
 
     def wait_answer(self, env: str, timeout: float = UP_TIMEOUT) -> dict:
@@ -335,37 +341,37 @@ class Workspace:
         """The tail of the app's logs in the web container (for failure messages)."""
         script = (f"tail -n {lines} /var/log/entrypoint.log /var/log/splent/entrypoint.log 2>&1;"
                   f" true")
-        res = docker("exec", self.web_container(env), "bash", "-c", script, check=False)
-        out = docker("logs", "--tail", str(lines), self.web_container(env), check=False)
+        res = self.docker("exec", self.web_container(env), "bash", "-c", script, check=False)
+        out = self.docker("logs", "--tail", str(lines), self.web_container(env), check=False)
         return f"{res.stdout}{res.stderr}\n--- docker logs ---\n{out.stdout}{out.stderr}"
 
     def projects(self) -> list[str]:
         """Every compose project that has a container of this product (any env, any feature)."""
-        out = docker("ps", "-a", "--format", f'{{{{.Label "{PROJECT_LABEL}"}}}}', check=False).stdout
+        out = self.docker("ps", "-a", "--format", f'{{{{.Label "{PROJECT_LABEL}"}}}}', check=False).stdout
         return sorted({p for p in out.split() if p.startswith(f"{self.product}_")})
 
     def down(self) -> None:
         """Remove every container, volume and network of this product. Idempotent, never raises."""
         for project in self.projects():
-            ids = docker("ps", "-aq", "--filter", f"label={PROJECT_LABEL}={project}", check=False).stdout.split()
+            ids = self.docker("ps", "-aq", "--filter", f"label={PROJECT_LABEL}={project}", check=False).stdout.split()
             if ids:
-                docker("rm", "-f", "-v", *ids, check=False)
-            docker("compose", "-p", project, "down", "-v", "--remove-orphans", "-t", "1", check=False,
+                self.docker("rm", "-f", "-v", *ids, check=False)
+            self.docker("compose", "-p", project, "down", "-v", "--remove-orphans", "-t", "1", check=False,
                    cwd=self.root if self.root.is_dir() else None)
-            for volume in docker("volume", "ls", "-q", "--filter", f"label={PROJECT_LABEL}={project}",
+            for volume in self.docker("volume", "ls", "-q", "--filter", f"label={PROJECT_LABEL}={project}",
                                  check=False).stdout.split():
-                docker("volume", "rm", "-f", volume, check=False)
+                self.docker("volume", "rm", "-f", volume, check=False)
         for name in (self.web_container("dev"), self.web_container("prod")):
-            docker("rm", "-f", "-v", name, check=False)
-        docker("network", "rm", self.network, check=False)
+            self.docker("rm", "-f", "-v", name, check=False)
+        self.docker("network", "rm", self.network, check=False)
         self.started.clear()
 
     def leftovers(self) -> dict[str, list[str]]:
         """Containers, networks and volumes of this product still present (empty after down())."""
         prefix = f"{self.product}_"
-        containers = docker("ps", "-a", "--format", "{{.Names}}", check=False).stdout.split()
-        networks = docker("network", "ls", "--format", "{{.Name}}", check=False).stdout.split()
-        volumes = docker("volume", "ls", "--format", "{{.Name}}", check=False).stdout.split()
+        containers = self.docker("ps", "-a", "--format", "{{.Names}}", check=False).stdout.split()
+        networks = self.docker("network", "ls", "--format", "{{.Name}}", check=False).stdout.split()
+        volumes = self.docker("volume", "ls", "--format", "{{.Name}}", check=False).stdout.split()
         found = {"containers": [c for c in containers if c.startswith(prefix)] + self.projects(),
                  "networks": [n for n in networks if n.startswith(prefix)],
                  "volumes": [v for v in volumes if v.startswith(prefix)]}
@@ -386,7 +392,7 @@ class Workspace:
         flags = ["-d"] if detach else []
         for name in values:
             flags += ["-e", name]
-        return docker("exec", *flags, container or self.web_container(env), *argv,
+        return self.docker("exec", *flags, container or self.web_container(env), *argv,
                       env=values, check=check, timeout=timeout)
 
     def fetch(self, env: str, path: str = "/") -> str:
@@ -400,7 +406,7 @@ class Workspace:
 
     def http_from(self, container: str, host: str, port: int, path: str = "/") -> tuple[int, str]:
         """GET from inside any container with bash (no curl/python needed): (status, body)."""
-        raw = docker("exec", container, "bash", "-c", BASH_GET, "get", host, str(port), path,
+        raw = self.docker("exec", container, "bash", "-c", BASH_GET, "get", host, str(port), path,
                      timeout=15).stdout
         head, _, body = raw.replace("\r\n", "\n").partition("\n\n")
         status = head.split(None, 2)[1] if head.startswith("HTTP/") else "0"
@@ -409,17 +415,17 @@ class Workspace:
     def stack_containers(self, feature: str, env: str) -> list[str]:
         """Names of the containers (running or not) of a feature's stack."""
         project = self.feature_project(feature, env)
-        out = docker("ps", "-a", "--filter", f"label={PROJECT_LABEL}={project}", "--format", "{{.Names}}").stdout
+        out = self.docker("ps", "-a", "--filter", f"label={PROJECT_LABEL}={project}", "--format", "{{.Names}}").stdout
         return sorted(out.split())
 
     def ps_json(self, project: str, all_containers: bool = False) -> list[dict]:
         """``docker compose -p <project> ps --format json``, parsed (array or one object a line)."""
         argv = ["compose", "-p", project, "ps", "--format", "json"] + (["-a"] if all_containers else [])
-        return parse_ps_json(docker(*argv, cwd=self.root).stdout)
+        return parse_ps_json(self.docker(*argv, cwd=self.root).stdout)
 
     def started_at(self, container: str) -> str:
         """State.StartedAt of a container (changes when it is restarted, not when exec'd into)."""
-        return docker("inspect", "-f", "{{.State.StartedAt}}", container).stdout.strip()
+        return self.docker("inspect", "-f", "{{.State.StartedAt}}", container).stdout.strip()
 
     def processes(self, env: str) -> list[dict]:
         """[{pid, ppid, state, comm, cmdline}] of the web container, read from /proc."""
@@ -456,6 +462,7 @@ def main(argv=None) -> int:
     parser.add_argument("--env", choices=("dev", "prod"), default="dev")
     parser.add_argument("--variant", choices=sorted(p.name for p in VARIANTS.iterdir() if p.is_dir()))
     parser.add_argument("--product", help="product name for a new copy (default demo_<6 hex>)")
+    parser.add_argument("--context", help="docker context of the engine to use (default: the local one)")
     args = parser.parse_args(argv)
     try:
         return ACTIONS[args.action](args)
@@ -467,9 +474,9 @@ def main(argv=None) -> int:
 def cli_up(args) -> int:
     t0 = time.monotonic()
     if (args.workspace / ".env").exists():
-        ws = Workspace.open(args.workspace)
+        ws = Workspace.open(args.workspace, context=args.context)
     else:
-        ws = Workspace.create(args.workspace, product=args.product, variant=args.variant)
+        ws = Workspace.create(args.workspace, product=args.product, variant=args.variant, context=args.context)
     print(f"rig: workspace {ws.root}, product {ws.product}, env {args.env}", file=sys.stderr)
     answer = ws.up(args.env)
     print(json.dumps(answer, indent=2))
@@ -480,7 +487,7 @@ def cli_up(args) -> int:
 
 def cli_down(args) -> int:
     t0 = time.monotonic()
-    ws = Workspace.open(args.workspace)
+    ws = Workspace.open(args.workspace, context=args.context)
     ws.down()
     left = ws.leftovers()
     print(f"rig: {ws.product} down in {time.monotonic() - t0:.1f}s"
@@ -489,7 +496,7 @@ def cli_down(args) -> int:
 
 
 def cli_answer(args) -> int:
-    print(json.dumps(Workspace.open(args.workspace).answer(args.env), indent=2))
+    print(json.dumps(Workspace.open(args.workspace, context=args.context).answer(args.env), indent=2))
     return 0
 
 

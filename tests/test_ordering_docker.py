@@ -42,3 +42,20 @@ def test_slow_healthcheck_delays_dependents(example):
     assert started[NGINX] > started[QUEUE]
     stacks = {s["name"]: s for s in json.loads(run.stdout)["stacks"]}
     assert stacks["redis"]["seconds"] >= SLOW and stacks["redis"]["detail"] == "(healthy)"
+
+
+def test_own_healthcheck_run_does_not_wait_for_the_engines_interval(example):
+    """redis's healthcheck runs every 30 s: the engine would call it healthy only 30 s after its
+    restart. restart runs the same check itself as soon as redis runs, so queue (which needs
+    redis) starts within seconds, and only once the check really passes (see the SLOW test)."""
+    ws = example()
+    compose = ws.stack_file(REDIS, "dev")
+    text = compose.read_text()
+    assert "interval: 1s" in text
+    compose.write_text(text.replace("interval: 1s", "interval: 30s"))
+    ws.up("dev")
+    run = restart(ws, "--json", "--no-features")
+    assert run.returncode == 0, run.stderr
+    started = {f: when(ws.started_at(ws.stack_containers(f, "dev")[0])) for f in (REDIS, QUEUE)}
+    gap = (started[QUEUE] - started[REDIS]).total_seconds()
+    assert 0 < gap < 10, gap

@@ -160,3 +160,12 @@ def test_watcher_reports_removed_containers_and_deadline():
     t = time.monotonic()
     [slow] = watcher.wait(waiting(["slow"]), lambda now: now[0].ready, time.monotonic() + 0.3)
     assert not slow.ready and 0.25 < time.monotonic() - t < 1.0
+
+
+def test_probe_argv_runs_a_healthcheck_as_the_engine_does():
+    from restart.docker import probe_argv
+
+    assert probe_argv(["CMD-SHELL", "redis-cli ping | grep -q PONG"]) == ("/bin/sh", "-c",
+                                                                          "redis-cli ping | grep -q PONG")
+    assert probe_argv(["CMD", "true"]) == ("true",)
+    assert probe_argv(["NONE"]) == () and probe_argv([]) == () and probe_argv(["CMD"]) == ()
