@@ -1,4 +1,4 @@
-"""A small program restart runs INSIDE the web container (``python3 -c <this file> CMD ...``).
+"""A small program restart runs INSIDE the web container (``python3 - CMD HEX``, this file on stdin).
 
 Why a program and not ``pkill``: SPLENT's slim prod image has no procps, and ``pkill -f 'flask
 run'`` inside ``bash -c`` kills its own shell (the reference's bug).  This file reads ``/proc``,
@@ -6,7 +6,9 @@ never matches itself (it skips its own PID and ancestors, and matches on argv[0]
 and does a whole step per ``docker exec``: stop with SIGTERM → wait → SIGKILL → check, reload
 a gunicorn master and watch its workers change, or wait until the app answers.
 
-It must stay self-contained (stdlib only, Python 3.6+) because it is sent as source text.
+It must stay self-contained (stdlib only, Python 3.6+) because it is sent as source text, on
+stdin: SPLENT's start scripts ``pkill -f`` words this text contains, and a command line holding
+it would be killed mid-probe.  For the same reason the arguments arrive hex-encoded (JSON).
 Every command prints one JSON object on stdout.
 """
 import json
@@ -249,7 +251,7 @@ def envdiff(names):
 
 
 def main(args):
-    cmd, rest = args[0], args[1:]
+    cmd, rest = args[0], json.loads(bytes.fromhex(args[1]).decode()) if len(args) > 1 else []
     if cmd == "status":
         result = status()
     elif cmd == "stop":

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from restart.docker import Docker
 from restart.errors import RestartError
-from restart.locate import AppState, WebContainer, run_agent, run_agent_env
+from restart.locate import AppState, WebContainer, run_agent
 from restart.progress import Outcome
 
 START_LOG = "/tmp/splent-restart-app.log"
@@ -151,7 +151,7 @@ class AppController:
         the values travel by NAME in the exec's environment, only names come back)."""
         started = time.monotonic()
         wanted = {n: values[n] for n in names}
-        res = run_agent_env(self.docker, self.web, wanted, "envdiff", *names)
+        res = run_agent(self.docker, self.web, "envdiff", *names, env=wanted)
         if not res["pids"]:
             raise AppFailed(f"no app process in {self.web.name} to check the env of after recreating it.",
                             self.log_tail())

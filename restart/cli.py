@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
         if args.print_order or args.dry_run:
             from restart.plan import build_plan
 
-            plan = build_plan(settings)
+            plan = build_plan(settings, order_only=args.print_order)
             return _print_order(plan, args) if args.print_order else _dry_run(plan, args, progress, runner)
     except RestartError as e:
         progress.error(str(e))
@@ -218,6 +218,8 @@ def _dry_run(plan, args, progress, runner=None) -> int:
         pre = inspect(plan, Docker(runner, plan.settings.compose_cmd, plan.settings.engine))
     except RestartError as e:
         why = str(e)
+    for warning in pre.warnings if pre else ():
+        progress.line(f"! {warning}", status="warning")
     text = render_plan(plan, pre, why)
     if args.json:
         from restart.report import order_data, zombie_data

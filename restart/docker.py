@@ -158,16 +158,20 @@ class Docker:
         return json.loads(out or "[]")
 
     def exec(self, container: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-             detach: bool = False, workdir: str | None = None, timeout: float | None = None) -> Result:
-        """``docker exec``; env values ride in the client's environment, argv only says ``-e NAME``."""
+             detach: bool = False, workdir: str | None = None, timeout: float | None = None,
+             stdin: str | None = None) -> Result:
+        """``docker exec``; env values ride in the client's environment, argv only says ``-e NAME``;
+        ``stdin`` (text) goes to the command's standard input (``-i``)."""
         cmd = ["docker", "exec"]
         if detach:
             cmd.append("-d")
+        if stdin is not None:
+            cmd.append("-i")
         if workdir:
             cmd += ["-w", workdir]
         for name in env or {}:
             cmd += ["-e", name]
-        return self.run((*cmd, container, *argv), env=env, timeout=timeout)
+        return self.run((*cmd, container, *argv), env=env, timeout=timeout, stdin=stdin)
 
     def restart_container(self, container: str, timeout: str) -> Result:
         return self.run(("docker", "restart", "-t", timeout, container), timeout=float(timeout) + 120)

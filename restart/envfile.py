@@ -7,6 +7,7 @@ error with its line number instead of a silent skip.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class EnvFile:
 
     path: Path
     values: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()       # bare NAME lines left out (unset in restart's environment)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -29,7 +31,9 @@ def read_env_file(path: Path, *, label: str | None = None) -> EnvFile:
     """Parse ``path`` with python-dotenv; every problem is one sentence naming file and line.
 
     Values that reference other variables (``${VAR}``) are expanded from the file itself and
-    the process environment, as compose does; nothing is executed.
+    the process environment, as compose does; nothing is executed.  A bare ``NAME`` line takes
+    NAME's value from restart's own environment, as ``docker run --env-file`` does; unset
+    there, it is left out with a note (never passed as an empty value).
     """
     from dotenv import dotenv_values
     from dotenv.parser import parse_stream
@@ -47,6 +51,7 @@ def read_env_file(path: Path, *, label: str | None = None) -> EnvFile:
         line = raw[: e.start].count(b"\n") + 1
         raise ConfigError(f"{shown}:{line}: the env file is not UTF-8 text.") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    bare: dict[str, int] = {}
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             text_lines = binding.original.string.strip().splitlines() or [""]
@@ -55,8 +60,18 @@ def read_env_file(path: Path, *, label: str | None = None) -> EnvFile:
         if binding.key is not None and not _valid_name(binding.key):
             raise ConfigError(f'{shown}:{binding.original.line}: "{binding.key}" is not a valid '
                               "variable name.")
-    values = dotenv_values(stream=io.StringIO(text), interpolate=True)
-    return EnvFile(path, {k: ("" if v is None else v) for k, v in values.items()})
+        if binding.key is not None and binding.value is None:
+            bare[binding.key] = binding.original.line
+    values, notes = {}, []
+    for name, value in dotenv_values(stream=io.StringIO(text), interpolate=True).items():
+        if value is not None:
+            values[name] = value
+        elif name in os.environ:
+            values[name] = os.environ[name]
+        else:
+            notes.append(f"{shown}:{bare.get(name, '?')}: {name} has no value and is not set in restart's "
+                         "environment: left out (not passed as an empty value)")
+    return EnvFile(path, values, tuple(notes))
 
 
 def _valid_name(name: str) -> bool:

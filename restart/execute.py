@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import shlex
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from restart.app import AppController, AppResult, env_differences
 from restart.docker import Docker
-from restart.errors import CommandFailed, RestartError
+from restart.errors import CommandFailed, ConfigError, RestartError, last_line
 from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
 from restart.plan import Plan
 from restart.progress import Outcome, Progress
@@ -31,6 +32,7 @@ class Inspection:
     product_path: str                     # the product dir inside the container
     changes: tuple = ()                   # restart.sync.FeatureChange
     pip_argvs: tuple = ()
+    warnings: tuple[str, ...] = ()        # e.g. the product's compose file that compose rejects
     links_skipped: str = ""               # why feature links stay unwritten (a remote engine's container)
 
 
@@ -56,16 +58,14 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
     s = plan.settings
     docker.check_engine()
     compose = docker.detect_compose() if plan.stacks else (s.compose_cmd or plan.compose)
-    web = find_web_container(docker, s.product, plan.project, s.container)
-    state = app_state(docker, web)
+    with ThreadPoolExecutor(max_workers=min(8, len(plan.stacks) + 1)) as pool:
+        checks = [pool.submit(_compose_config, docker, compose, st, s.workspace) for st in plan.stacks]
+        product_check = pool.submit(_product_config, docker, compose, plan)
+        web, state, product_path = _web_and_state(plan, docker)
+        for check in checks:              # in plan order: the first stack compose rejects is named
+            check.result()
+        warnings = tuple(w for w in [product_check.result()] if w)
     host_ws = os.environ.get("SPLENT_HOST_PROJECT_DIR")
-    product_path = web.container_path(plan.product_dir, s.workspace, host_ws)
-    if state.mode == EXEC_MANAGED:
-        script = f"{product_path}/{plan.start_script}"
-        found = run_agent(docker, web, "files", script)
-        if not found[script]["exists"]:
-            raise RestartError(f"start script {script} does not exist in container {web.name} "
-                               "(is the workspace mounted there?).")
     changes, argvs = (), ()
     if not s.no_features and not s.full and plan.features is not None:
         from restart.sync import PIP_LIST, REMOVE, diff_features, parse_pip_list, pip_argvs
@@ -82,7 +82,72 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
     if s.engine.remote and plan.links and not web.sees(plan.product_dir / "features", s.workspace, host_ws):
         skip = (f"the web container {web.name} on {s.engine.label} does not mount this workspace "
                 f"({s.workspace}); its host's checkout keeps its own links")
-    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs), skip)
+    return Inspection(web, state, tuple(compose), product_path, tuple(changes), tuple(argvs), warnings, skip)
+
+
+def _web_and_state(plan: Plan, docker: Docker) -> tuple[WebContainer, AppState, str]:
+    """The web container, how its app runs, and (exec-managed) that the start script is there."""
+    s = plan.settings
+    web = find_web_container(docker, s.product, plan.project, s.container)
+    state = app_state(docker, web)
+    product_path = web.container_path(plan.product_dir, s.workspace, os.environ.get("SPLENT_HOST_PROJECT_DIR"))
+    if state.mode == EXEC_MANAGED:
+        script = f"{product_path}/{plan.start_script}"
+        found = run_agent(docker, web, "files", script)
+        if not found[script]["exists"]:
+            raise RestartError(f"start script {script} does not exist in container {web.name} "
+                               "(is the workspace mounted there?).")
+    return web, state, product_path
+
+
+def _compose_config(docker: Docker, compose: tuple[str, ...], stack, ws) -> None:
+    """``compose -p P --env-file E -f F config -q``: read-only, the stack's own restart options.
+
+    A file compose rejects would fail its ``restart`` only after links, pip and other stacks
+    were changed; found here, it is a configuration error with nothing touched.
+    """
+    argv = (*compose, *_options(stack.argv), "config", "-q")
+    try:
+        docker.run(argv, cwd=stack.cwd, timeout=60)
+    except CommandFailed as e:
+        raise ConfigError(f"compose rejects the {stack.label} stack's file {_rel(ws, stack.file)}: "
+                          f"{last_line(e.stderr) or e}") from None
+
+
+def _options(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """``-p P --env-file E -f F`` of a stack's restart argv."""
+    i = argv.index("-p")
+    return argv[i: i + 6]
+
+
+def _product_config(docker: Docker, compose: tuple[str, ...], plan: Plan) -> str:
+    """A warning naming the product's compose file when compose rejects it, else "".
+
+    restart never runs compose on it (it finds containers by label), but the ``up -d`` it
+    suggests for env values the container cannot see would fail.  SPLENT_HOST_PROJECT_DIR
+    defaults to the workspace, as on the host where the product was brought up.
+    """
+    file, ws = plan.compose_file, plan.settings.workspace
+    if not plan.stacks:                            # compose not detected yet: a product without stacks
+        try:                                       # may run with no compose installed at all
+            compose = docker.detect_compose()
+        except ConfigError:
+            return ""
+    env = {} if os.environ.get("SPLENT_HOST_PROJECT_DIR") else {"SPLENT_HOST_PROJECT_DIR": str(ws)}
+    try:
+        docker.run((*compose, "-p", plan.project, "-f", str(file), "config", "-q"), cwd=file.parent,
+                   env=env, timeout=60)
+    except CommandFailed as e:
+        return (f"compose rejects the product's compose file {_rel(ws, file)} (the `up -d` restart suggests "
+                f"for env changes would fail): {last_line(e.stderr) or e}")
+    return ""
+
+
+def _rel(ws, path) -> str:
+    try:
+        return str(path.relative_to(ws))
+    except ValueError:
+        return str(path)
 
 
 def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -> RunResult:
@@ -96,6 +161,10 @@ def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -
         result.plan = plan
     result.timings["inspect"] = round(time.monotonic() - t0, 3)
     progress.line(f"{s.product} ({s.env}): web container {pre.web.name} ({pre.state.mode})")
+    for warning in pre.warnings:
+        progress.line(f"! {warning}", status="warning")
+    for note in plan.env_file.notes:
+        progress.line(f"note: {note}", status="warning")
 
     docker.changing = True          # from here on a fault may leave something half done: exit 1
     _sync(plan, pre, docker, progress, result)
@@ -209,7 +278,9 @@ def _app(plan: Plan, pre: Inspection, docker: Docker, progress: Progress, result
         stopped = any(o.name == "stop app" and o.ok for o in result.steps)
         verified = any(o.name == "verify" and o.ok for o in result.steps)
         if stopped and not verified and "the app was stopped" not in str(e):
-            down = RestartError(f"{str(e).rstrip('.')}; the app was stopped and is not running now.")
+            probed = any(o.name == "verify" and not o.ok for o in result.steps)   # the app may run: look
+            now = _app_now(docker, pre.web) if probed else "the app was stopped and is not running now."
+            down = RestartError(f"{str(e).rstrip('.')}; {now}")
             down.log = result.log
             raise down from None
         raise
@@ -251,3 +322,15 @@ def _apply_env(plan: Plan, pre: Inspection, compose: tuple[str, ...], ctl: AppCo
     _step(progress, result, "verify env", lambda: ctl.verify_env(plan.env_file.values, names))
     result.app.env_applied = list(names)
     return out
+
+
+def _app_now(docker: Docker, web: WebContainer) -> str:
+    """The end of the failure sentence, after one more look: a failed probe is not a dead app."""
+    try:
+        pids = [a["pid"] for a in run_agent(docker, web, "status")["apps"]]
+    except RestartError:
+        return "the app was stopped; whether it runs now is unknown."
+    if pids:
+        return (f"the app was stopped and started again (pid {', '.join(map(str, pids[:3]))} runs now) "
+                "but could not be verified.")
+    return "the app was stopped and is not running now."

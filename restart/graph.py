@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from restart.errors import ConfigError
+from restart.features import normalize_package
 from restart.uvl import UVLModel, requirements
 
 
@@ -40,8 +41,11 @@ def order_features(declared: Sequence[str], model: UVLModel | None) -> Order:
     """Order the product's features so that each comes after every feature it requires.
 
     A UVL feature stands for the declared feature named by its ``package`` attribute, else by
-    its own name.  When A requires B (see :func:`restart.uvl.requirements`) the graph gets the
-    edge B -> A.  Requirements pass through model features the product does not declare
+    its own name, both compared by pip's rule (:func:`restart.features.normalize_package`:
+    ``Payments``, ``CONFIG_NET`` and ``splent-feature.x`` name ``payments``, ``config_net`` and
+    ``splent_feature_x``).  A constraint that names a declared feature gives an edge or a note.
+    When A requires B (see :func:`restart.uvl.requirements`) the graph gets the edge B -> A.
+    Requirements pass through model features the product does not declare
     (A => X, X => B gives B -> A "via X"), never through declared ones (the graph already
     chains those).  Features with no path between them keep their declared order.
 
@@ -97,21 +101,25 @@ def order_features(declared: Sequence[str], model: UVLModel | None) -> Order:
     src = os.path.basename(model.path)
     reqs, why = requirements(model)
     notes = [f"{src}:{line}: {text}" for line, text in why]
+    declared_as: dict[str, str] = {}             # pip-normalised name -> declared node
+    for node in declared:
+        declared_as.setdefault(normalize_package(node), node)
     node_of: dict[str, str] = {}                 # UVL name -> declared node
     for feature in model.features.values():
-        if feature.package in index:
-            node_of.setdefault(feature.name, feature.package)
+        if (node := declared_as.get(normalize_package(feature.package))) is not None:
+            node_of.setdefault(feature.name, node)
     needs_of: dict[str, list[tuple[str, int]]] = {}
     for r in reqs:
         needs_of.setdefault(r.feature, []).append((r.requires, r.line))
         for name in (r.feature, r.requires):     # a name the model lacks may still be a package
-            if name not in model.features and name in index:
-                node_of.setdefault(name, name)
+            if name not in model.features and (node := declared_as.get(normalize_package(name))):
+                node_of.setdefault(name, node)
     short = {}                                   # node -> UVL name, for messages
     for name, node in node_of.items():
         short.setdefault(node, name)
 
     edges: dict[tuple[str, str], Edge] = {}
+    reached: set[str] = set()                    # every UVL name some declared feature's chain reached
     for name, node in node_of.items():
         if name not in needs_of:
             continue
@@ -135,6 +143,11 @@ def order_features(declared: Sequence[str], model: UVLModel | None) -> Order:
                                  f"{', '.join(via) or target}: no order")
                 elif (before, node) not in edges:
                     edges[before, node] = Edge(before, node, _reason(src, chain, via), chain, via)
+        reached |= seen
+    for r in reqs:              # the rest of "never silence": an undeclared feature needs a declared one
+        if r.requires in node_of and r.feature not in node_of and r.feature not in reached:
+            notes.append(f"{src}:{r.line}: {r.feature} requires {r.requires}, but the product does not "
+                         f"declare {r.feature} (nor anything that requires it): no order")
 
     ordered = tuple(sorted(edges.values(), key=lambda e: (index[e.after], index[e.before])))
     graph = nx.DiGraph()

@@ -17,14 +17,30 @@ from restart.errors import CommandFailed, ConfigError, RestartError
 
 AGENT_SOURCE: str | None = None
 EXEC_MANAGED, MAIN_PROCESS = "exec-managed", "main-process"
+# Agent commands that only look: one killed by a signal (a start script's `pkill`, the OOM
+# killer) is asked again, since its death says nothing about the app.
+READ_ONLY_AGENT = frozenset({"status", "files", "tail", "wait", "envdiff"})
+SIGNAL_RETRIES = 2
 
 
-def agent_argv(*args: object) -> tuple[str, ...]:
-    """``python3 -c <restart/agent.py> ARGS``: the in-container helper, sent as source text."""
+def agent_source() -> str:
+    """restart/agent.py as text: sent on the agent's stdin, never on a command line."""
     global AGENT_SOURCE
     if AGENT_SOURCE is None:
         AGENT_SOURCE = (Path(__file__).with_name("agent.py")).read_text()
-    return ("python3", "-c", AGENT_SOURCE, *(str(a) for a in args))
+    return AGENT_SOURCE
+
+
+def agent_argv(command: str, *args: object) -> tuple[str, ...]:
+    """``python3 - COMMAND HEX``: the in-container helper's command line, its source on stdin.
+
+    SPLENT's start scripts run ``pkill -f "flask run"`` and ``pkill -f "watchmedo.*auto-restart"``
+    while restart's probe waits for the app.  ``pkill -f`` matches the whole command line, so
+    neither the agent's source nor an argument such as a probe path or log file may appear
+    there: the arguments travel as hex-encoded JSON, which no such pattern can match.
+    """
+    packed = json.dumps([str(a) for a in args]).encode().hex()
+    return ("python3", "-", command, packed)
 
 
 @dataclass(frozen=True)
@@ -145,25 +161,37 @@ def app_state(docker: Docker, web: WebContainer) -> AppState:
     return AppState(EXEC_MANAGED, apps, masters, data["workers"], why, **piles)
 
 
-def run_agent(docker: Docker, web: WebContainer, *args: object, timeout: float = 60) -> dict:
-    return run_agent_env(docker, web, None, *args, timeout=timeout)
+def run_agent(docker: Docker, web: WebContainer, command: str, *args: object, timeout: float = 60,
+              env: dict[str, str] | None = None) -> dict:
+    """Run one agent command in the web container and return its JSON answer.
 
-
-def run_agent_env(docker: Docker, web: WebContainer, env: dict[str, str] | None, *args: object,
-                  timeout: float = 60) -> dict:
-    """The agent with ``env`` passed by NAME (values in the docker CLI's environment, never argv)."""
-    try:
-        result = docker.exec(web.name, agent_argv(*args), env=env, timeout=timeout)
-    except CommandFailed as e:
-        if e.code in (126, 127) and "python3" in e.stderr:
-            raise RestartError(f"the web container {web.name} has no python3, which restart needs "
-                               "to manage the app's processes.") from None
-        raise
+    A read-only command killed by a signal (exit 128+n) is run again, up to SIGNAL_RETRIES
+    times: the probe's death is no evidence that the app is down.  ``env`` is passed by NAME
+    (values in the docker CLI's environment, never on argv).
+    """
+    argv = agent_argv(command, *args)
+    attempts = 1 + (SIGNAL_RETRIES if command in READ_ONLY_AGENT else 0)
+    for attempt in range(attempts):
+        try:
+            result = docker.exec(web.name, argv, env=env, stdin=agent_source(), timeout=timeout)
+            break
+        except CommandFailed as e:
+            if e.code in (126, 127) and "python3" in e.stderr:
+                raise RestartError(f"the web container {web.name} has no python3, which restart needs "
+                                   "to manage the app's processes.") from None
+            if killed_by_signal(e.code) and attempt + 1 < attempts:
+                continue
+            raise
     try:
         return json.loads(result.stdout)
     except json.JSONDecodeError:
         raise RestartError(f"unexpected answer from the helper in {web.name}: "
                            f"{result.stdout[-200:]!r}") from None
+
+
+def killed_by_signal(code: int | None) -> bool:
+    """Exit 128+n (143 SIGTERM, 137 SIGKILL…): what ``docker exec`` reports for a signalled process."""
+    return code is not None and 128 < code <= 128 + 64
 
 
 def _inspect_or_none(docker: Docker, name: str) -> list[dict]:

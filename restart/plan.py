@@ -39,7 +39,7 @@ class Plan:
     settings: Settings
     product_dir: Path
     compose: tuple[str, ...]
-    compose_file: Path
+    compose_file: Path | None               # None only in an order-only plan
     project: str
     env_file: EnvFile
     features: tuple[FeatureRef, ...]
@@ -93,13 +93,16 @@ def stack_timeout(settings: Settings) -> str:
     return str(max(0, math.ceil(settings.timeout)))
 
 
-def build_plan(settings: Settings) -> Plan:
+def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
     """Read the product's files and decide every step of the run.
 
     Parameters
     ----------
     settings : Settings
         The resolved workspace, product and environment.
+    order_only : bool
+        For ``--print-order``: read only pyproject.toml and the UVL model; the compose file,
+        env file and start script may be missing (the env file is named, not read).
 
     Returns
     -------
@@ -118,7 +121,7 @@ def build_plan(settings: Settings) -> Plan:
     ws, env, product_dir = settings.workspace, settings.env, settings.product_dir
     rel = _relative_to(ws)
     compose_file = compose_file_in(product_dir / "docker", env)
-    if compose_file is None:
+    if compose_file is None and not order_only:
         raise ConfigError(f"no compose file for {settings.product}: neither "
                           f"{rel(product_dir / 'docker' / f'docker-compose.{env}.yml')} nor "
                           "docker-compose.yml exists.")
@@ -145,13 +148,15 @@ def build_plan(settings: Settings) -> Plan:
     elif config.spl:
         notes.append(f'no UVL model found for spl "{config.spl}": stacks restart in declared order')
     order = order_features([f.package for f in features], model)
-    env_file = read_env_file(env_file_path(product_dir, env), label=rel(env_file_path(product_dir, env)))
+    env_path = env_file_path(product_dir, env)
+    env_file = EnvFile(env_path) if order_only else read_env_file(env_path, label=rel(env_path))
+    notes.extend(env_file.notes)
     start = f"entrypoints/entrypoint.{env}.sh" if settings.full else START_SCRIPTS[env]
-    if not (product_dir / start).is_file():
+    if not order_only and not (product_dir / start).is_file():
         raise ConfigError(f"start script {rel(product_dir / start)} does not exist.")
 
     links = ()
-    if not settings.no_features:
+    if not settings.no_features and not order_only:
         from restart.sync import plan_links
 
         links = plan_links(ws, product_dir, features)

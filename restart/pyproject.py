@@ -230,16 +230,31 @@ def find_uvl(workspace: Path, product_dir: Path, config: ProductConfig) -> Path 
         if not _inside(candidate, uvl_dir):
             raise ConfigError(f'{shown}: [tool.splent.uvl].file "{config.uvl_file}" points outside '
                               f"{product_dir.name}/uvl/.")
-        if candidate.is_file():
-            return candidate
+        return _regular(candidate)
+    return None
+
+
+def _regular(path: Path) -> Path | None:
+    """``path`` if it is a file, None if nothing is there; anything else there is a mistake.
+
+    A directory (or a broken symlink) named ``<spl>.uvl`` is not "no model": passing over it
+    would silently restart every stack in declared order.
+    """
+    if path.is_file():
+        return path
+    if path.is_symlink() or path.exists():
+        what = ("a broken symlink" if not path.exists() else "a directory" if path.is_dir()
+                else "not a regular file")
+        raise ConfigError(f"the UVL model {label(path)} is {what}; put the model file there, or remove "
+                          "it to restart stacks in declared order.")
     return None
 
 
 def _first_uvl(folder: Path, spl: str) -> Path | None:
     if not folder.is_dir():
         return None
-    if (folder / f"{spl}.uvl").is_file():
-        return folder / f"{spl}.uvl"
+    if (model := _regular(folder / f"{spl}.uvl")) is not None:
+        return model
     return next((p for p in sorted(folder.glob("*.uvl")) if p.is_file()), None)
 
 
@@ -261,8 +276,8 @@ def _cached(workspace: Path, spl: str, config: ProductConfig) -> Path | None:
     if not version and root.is_dir():
         folders.extend(p for p in sorted(root.iterdir()) if p.name.startswith(f"{spl}@") and p.is_dir())
     for folder in dict.fromkeys(folders):
-        model = folder / f"{spl}.uvl"
-        if not model.is_file():
+        model = _regular(folder / f"{spl}.uvl")
+        if model is None:
             continue
         if doi and _recorded_doi(folder) not in (None, doi):
             continue

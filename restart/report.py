@@ -10,7 +10,7 @@ from pathlib import Path
 
 from restart.plan import Plan, short_label
 
-AGENT = "python3 -c <restart agent>"
+AGENT = "python3 - <agent on stdin, arguments hex-encoded:>"
 
 
 def _rel(plan: Plan, path: Path) -> str:
@@ -93,17 +93,17 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
                  _cmd(eng.argv(("docker", "restart", "-t", str(int(s.timeout)), web))))
         else:
             step(f"graceful reload: SIGHUP to the gunicorn master, wait for new workers{remote}",
-                 f"{dk} exec {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")
+                 f"{dk} exec -i {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")
         step("report env-file values the container cannot see (main process keeps its creation env)")
     else:
         step(f"stop the app: SIGTERM flask/watchmedo/gunicorn, SIGKILL after the timeout, check none is left{remote}",
-             f"{dk} exec {web} {AGENT} stop {s.timeout:g}")
+             f"{dk} exec -i {web} {AGENT} stop {s.timeout:g}")
         step(f"start (under a parent that reaps the app's processes and exits with it){remote}",
              f"{dk} exec -d -w {product_path} {env_flags} {web} python3 -c <reaper> "
              f"splent-restart-reaper /tmp/splent-restart-app.log bash {script}".replace("  ", " "))
     probe = f"HTTP :{s.port}{s.probe_path}" if s.probe_path else "process only"
     step(f"verify: app process running and answering ({probe}), {s.start_timeout:g}s max{remote}",
-         f"{dk} exec {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
+         f"{dk} exec -i {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
     return "\n".join(out)
 
 
@@ -186,6 +186,7 @@ def result_data(result) -> dict:
                 "env_not_applied": result.app.env_not_applied, "env_applied": result.app.env_applied,
                 "apply_command": result.app.apply_command or None},
         "log_tail": result.log,
+        "warnings": list(pre.warnings) if pre else [],
         "timings": result.timings,
         "lock": result.lock,
         "zombies": zombie_data(plan, pre, result.steps) if plan else None,

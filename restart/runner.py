@@ -33,7 +33,7 @@ class Runner(Protocol):
 
     def run(self, argv: Argv, *, cwd: str | os.PathLike | None = None,
             env: Mapping[str, str] | None = None, timeout: float | None = None,
-            ok: Collection[int] = (0,)) -> Result: ...
+            ok: Collection[int] = (0,), stdin: str | None = None) -> Result: ...
 
 
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")
@@ -55,7 +55,7 @@ def mask(argv: Argv, secrets: Collection[str]) -> str:
     for arg in argv:
         if any(s and s in arg for s in secrets):
             arg = "***"
-        elif "\n" in arg:  # the in-container agent's source: say what it is, not all of it
+        elif "\n" in arg:  # a script text on argv: say what it is, not all of it
             arg = f"<{arg.count(chr(10)) + 1}-line script>"
         shown.append(arg)
     return shlex.join(shown)
@@ -85,7 +85,8 @@ class ShRunner:
 
     def run(self, argv: Argv, *, cwd: str | os.PathLike | None = None,
             env: Mapping[str, str] | None = None, timeout: float | None = None,
-            ok: Collection[int] = (0,)) -> Result:
+            ok: Collection[int] = (0,), stdin: str | None = None) -> Result:
+        """Run argv; ``stdin`` (text) is fed to the child, which otherwise gets no input at all."""
         import sh  # sh costs ~40 ms to import; --help and --dry-run never need it
 
         argv = tuple(str(a) for a in argv)
@@ -97,7 +98,7 @@ class ShRunner:
             proc = sh.Command(argv[0])(
                 *argv[1:], _cwd=str(cwd) if cwd else None, _env=child_env, _timeout=timeout,
                 _ok_code=list(ok), _tty_out=False, _return_cmd=True, _new_session=True,
-                _in=None,
+                _in=stdin,
             )
         except sh.ErrorReturnCode as e:
             raise CommandFailed(argv, e.exit_code, _text(e.stderr) or _text(e.stdout)) from None

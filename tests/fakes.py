@@ -1,6 +1,8 @@
 """A fake Runner for unit tests: records every argv and answers from a script of replies."""
 from __future__ import annotations
 
+import json
+
 from restart.errors import CommandFailed
 from restart.runner import Result
 
@@ -14,12 +16,14 @@ class FakeRunner:
     def __init__(self, replies=()):
         self.calls: list[tuple[str, ...]] = []
         self.envs: list[dict] = []
+        self.stdins: list[str | None] = []
         self.replies = list(replies)   # [(argv_prefix, Result | Exception | callable)]
 
-    def run(self, argv, *, cwd=None, env=None, timeout=None, ok=(0,)):
+    def run(self, argv, *, cwd=None, env=None, timeout=None, ok=(0,), stdin=None):
         argv = tuple(str(a) for a in argv)
         self.calls.append(argv)
         self.envs.append(dict(env or {}))
+        self.stdins.append(stdin)
         for prefix, reply in self.replies:
             if argv[: len(prefix)] == tuple(prefix):
                 if callable(reply) and not isinstance(reply, Result):
@@ -39,14 +43,25 @@ class FakeRunner:
                 continue
             if any(word in argv for word in READ_ONLY_COMPOSE) and argv[:2] != ("docker", "exec"):
                 continue
-            if argv[:2] == ("docker", "exec") and "-c" in argv:
-                i = argv.index("-c")
-                if argv[i + 2: i + 3] in (("status",), ("files",), ("tail",)):
-                    continue
+            agent = agent_command(argv)
+            if agent and agent[0] in ("status", "files", "tail"):
+                continue
             if argv[:2] == ("docker", "exec") and argv[-3:] == ("pip", "list", "--format=json"):
                 continue
             out.append(argv)
         return out
+
+
+def agent_command(argv) -> tuple[str, list[str]] | None:
+    """(command, arguments) of an agent call ``docker exec -i … python3 - CMD HEX``, else None."""
+    argv = tuple(argv)
+    if argv[:2] != ("docker", "exec") or "python3" not in argv:
+        return None
+    i = argv.index("python3")
+    if argv[i + 1: i + 2] != ("-",) or len(argv) < i + 3:
+        return None
+    rest = json.loads(bytes.fromhex(argv[i + 3]).decode()) if len(argv) > i + 3 else []
+    return argv[i + 2], rest
 
 
 def ok(stdout: str = "", argv=("x",)) -> Result:

@@ -55,3 +55,17 @@ def test_files_and_tail(tmp_path):
     log.write_text("".join(f"line {i}\n" for i in range(50)))
     assert agent.tail([str(log), str(tmp_path / "none")], 3) == {str(log): ["line 47", "line 48", "line 49"]}
     assert agent.files([str(log)])[str(log)] == {"exists": True, "readable": True}
+
+
+def test_agent_runs_from_stdin_with_hex_arguments(tmp_path):
+    """Exactly as restart sends it: ``python3 - CMD HEX``, the source on stdin; arguments with
+    spaces and the words SPLENT's scripts pkill by arrive intact."""
+    from restart.locate import agent_argv, agent_source
+
+    log = tmp_path / "gunicorn flask run.log"
+    log.write_text("a\nb\n")
+    argv = agent_argv("tail", 1, str(log))
+    assert "gunicorn" not in " ".join(argv) and "flask" not in " ".join(argv)
+    out = subprocess.run([sys.executable, *argv[1:]], input=agent_source(), capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout) == {str(log): ["b"]}

@@ -10,7 +10,7 @@ from dotenv import dotenv_values
 
 from restart.cli import main
 from restart.errors import CommandFailed
-from tests.fakes import FakeRunner
+from tests.fakes import FakeRunner, agent_command
 from tests.test_catalogue import EXAMPLE, container, inspect_reply, ok
 
 WEB = "demo_app_web_deploy"
@@ -36,8 +36,7 @@ def prod_engine(ws, envdiff=()):
     web["Mounts"] = [{"Type": "bind", "Source": str(ws / "demo_app"), "Destination": "/workspace/demo_app"}]
 
     def agent(argv):
-        i = argv.index("-c")
-        cmd = argv[i + 2]
+        cmd, _ = agent_command(argv)
         return ok(json.dumps({
             "status": {"apps": [{"pid": 1, "ppid": 0, "argv": ["gunicorn"], "role": "gunicorn", "main": True}],
                        "masters": [1], "pid1": ["gunicorn"], "workers": {"1": [7, 8]}},
@@ -53,8 +52,7 @@ def prod_engine(ws, envdiff=()):
         (("docker", "ps"), ok("c-web\n")),
         (("docker", "inspect"), inspect_reply([web, stack])),
         (("docker-compose",), lambda argv: ok("c-stack\n" if argv[-2:] == ("ps", "-q") else "")),
-        (("docker", "exec", WEB, "python3", "-c"), agent),
-        (("docker", "exec", "-e"), agent),                   # the agent with env passed by NAME
+        (("docker", "exec", "-i"), agent),                   # the agent (env, if any, passed by NAME)
     ])
 
 
@@ -94,7 +92,8 @@ def test_apply_env_recreates_only_the_web_service_and_verifies_by_name(ws, capsy
                              "--no-deps", "--force-recreate", WEB)
     assert fake.envs[i] == {"SPLENT_HOST_PROJECT_DIR": str(ws)}     # interpolated in the mounts
     check = next(k for k, argv in enumerate(fake.calls) if "envdiff" in argv)
-    assert fake.calls[check][-1] == "GREETING" and ("-e", "GREETING") == fake.calls[check][2:4]
+    assert agent_command(fake.calls[check]) == ("envdiff", ["GREETING"])
+    assert ("-e", "GREETING") == fake.calls[check][3:5]
     assert fake.envs[check] == {"GREETING": NEW}                     # the value rides in the environment
     assert no_value_on_argv(fake)
 

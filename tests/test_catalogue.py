@@ -24,7 +24,7 @@ import pytest
 from restart.cli import main
 from restart.errors import CommandFailed
 from restart.runner import Result
-from tests.fakes import FakeRunner
+from tests.fakes import FakeRunner, agent_command
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 PRODUCT, PROJECT, WEB = "demo_app", "demo_app_dev", "demo_app_web"
@@ -69,8 +69,7 @@ def inspect_reply(containers: list[dict]):
 def agent_reply(*, script_exists: bool = True):
     """The in-container agent: a dev app running, stop/start/verify all fine."""
     def reply(argv):
-        i = argv.index("-c")
-        cmd, rest = argv[i + 2], argv[i + 3:]
+        cmd, rest = agent_command(argv)
         data = {
             "status": {"apps": [{"pid": 101, "ppid": 90, "argv": ["flask", "run"], "role": "flask", "main": False}],
                        "masters": [], "pid1": ["tail", "-f", "/dev/null"], "workers": {}},
@@ -117,7 +116,7 @@ def healthy_engine(ws: Path | None) -> list:
         (("docker", "ps", "-a"), ok(f"{web['Id']}\n")),
         (("docker", "ps"), ok(f"{web['Id']}\n")),
         (("docker", "inspect"), inspect_reply([web])),
-        (("docker", "exec", WEB, "python3", "-c"), agent_reply()),
+        (("docker", "exec", "-i", WEB, "python3", "-"), agent_reply()),
         (("docker", "exec", WEB, "python3", "-m", "pip", "list"), ok(pip_listing(ws) if ws else "[]")),
         (("docker", "compose"), compose_reply),
         (("docker-compose",), compose_reply),
@@ -147,8 +146,7 @@ class Run:
         return [c for c in self.runner.calls if c[:3] == ("docker", "exec", "-d")]
 
     def agent_calls(self, command: str) -> list[tuple[str, ...]]:
-        return [c for c in self.runner.calls if c[:2] == ("docker", "exec") and "-c" in c
-                and c[c.index("-c") + 2: c.index("-c") + 3] == (command,)]
+        return [c for c in self.runner.calls if (agent_command(c) or ("",))[0] == command]
 
 
 def links(ws: Path) -> dict[str, str]:
@@ -393,6 +391,28 @@ def test_declared_feature_missing_from_uvl_keeps_declared_order(restart, ws):
                    for e in data["edges"])
 
 
+def test_uvl_names_and_packages_in_another_spelling(restart, ws):
+    """Decision: package attributes and feature names match pyproject entries by pip's rule (case, -_.)."""
+    edit(ws / UVL, "package 'splent_feature_redis'", "package 'Splent-Feature.REDIS'")
+    edit(ws / UVL, "package 'splent_feature_queue'", "package 'SPLENT_FEATURE_QUEUE'")
+    run = restart(ws, "--print-order", "--json")
+    assert run.code == 0 and run.runner.calls == [] and run.seconds < 1.0
+    edges = {(e["before"], e["after"]) for e in json.loads(run.out)["edges"]}
+    assert ("splent_feature_redis", "splent_feature_queue") in edges
+    assert ("splent_feature_queue", "splent_feature_nginx") in edges
+
+
+def test_print_order_needs_only_pyproject_and_uvl(restart, ws):
+    """Decision: --print-order reads pyproject.toml and the UVL model, nothing else."""
+    product = ws / PRODUCT
+    for path in ("scripts/05_0_start_app_dev.sh", "docker/.env", "docker/docker-compose.dev.yml"):
+        (product / path).unlink()
+    run = restart(ws, "--print-order", "--json")
+    assert run.code == 0, run.err
+    assert run.runner.calls == [] and run.seconds < 1.0
+    assert [list(g) for g in json.loads(run.out)["generations"]][0][0] == "splent_feature_redis"
+
+
 def test_uvl_syntax_error(restart, ws):
     uvl = ws / UVL
     with open(uvl, "a") as f:
@@ -421,6 +441,13 @@ def test_uvl_missing_is_declared_order_with_a_note(restart, ws):
     assert stacks == ["redis", "queue", "nginx"]
 
 
+def test_uvl_path_is_a_directory(restart, ws):
+    """A directory named <spl>.uvl is no model file: exit 2 naming it, not "no model, declared order"."""
+    (ws / UVL).unlink()
+    (ws / UVL).mkdir()
+    refused(restart(ws), 2, "the UVL model splent_spl_demo/demo_spl.uvl is a directory")
+
+
 @pytest.mark.parametrize("text", ["", "// downloaded from uvlhub.io\n\n"], ids=["zero-bytes", "only-a-comment"])
 def test_uvl_empty(restart, ws, text):
     (ws / UVL).write_text(text)
@@ -441,6 +468,30 @@ ENV = Path(PRODUCT, "docker", ".env")
 def test_env_file_missing(restart, ws):
     (ws / ENV).unlink()
     refused(restart(ws), 2, f"env file {ENV} does not exist.")
+
+
+def test_env_bare_name_set_in_the_environment(restart, ws, monkeypatch):
+    """A bare NAME line takes NAME from restart's environment, as docker run --env-file does."""
+    edit(ws / ENV, "GUNICORN_WORKERS=2\n", "GUNICORN_WORKERS=2\nBARE_TOKEN\n")
+    monkeypatch.setenv("BARE_TOKEN", "from-the-environment")
+    run = restart(ws)
+    assert run.code == 0, run.err
+    (start,) = run.starts()
+    env = run.runner.envs[run.runner.calls.index(start)]
+    assert env["BARE_TOKEN"] == "from-the-environment" and "BARE_TOKEN" in start
+    assert "from-the-environment" not in " ".join(start) and run.seconds < 1.0
+
+
+def test_env_bare_name_unset(restart, ws):
+    """Unset in restart's environment, a bare NAME line is left out with a note, never passed as ""."""
+    edit(ws / ENV, "GUNICORN_WORKERS=2\n", "GUNICORN_WORKERS=2\nBARE_UNSET_NAME\n")
+    run = restart(ws)
+    assert run.code == 0, run.err
+    (start,) = run.starts()
+    assert "BARE_UNSET_NAME" not in start
+    assert "BARE_UNSET_NAME" not in run.runner.envs[run.runner.calls.index(start)]
+    assert ("note: demo_app/docker/.env:15: BARE_UNSET_NAME has no value and is not set in restart's "
+            "environment: left out (not passed as an empty value)") in run.err
 
 
 def test_env_line_unparsable(restart, ws):
@@ -469,29 +520,38 @@ def test_compose_file_missing(restart, ws):
             "docker-compose.yml")
 
 
-def test_product_compose_file_compose_rejects_is_not_read(restart, ws):
-    """Decision: restart never runs compose on the product's file (it finds containers by label)."""
-    broken = "services:\n  demo_app_web:\n    image: x\n     ports: [1]\n"    # compose: "yaml: line 4: …"
-    (ws / PRODUCT / "docker" / "docker-compose.dev.yml").write_text(broken)
-    run = restart(ws, "--dry-run")
-    assert run.code == 0 and run.err == "" and run.runner.changing_calls() == [] and run.seconds < 1.0
-    assert not any("docker-compose.dev.yml" in " ".join(c) and "demo_app/docker" in " ".join(c)
-                   for c in run.runner.calls)
+def test_product_compose_file_compose_rejects(restart, ws):
+    """Decision: restart never runs the product's compose file, but warns when compose rejects it
+    (``config -q``, read-only), since the ``up -d`` it suggests would fail."""
+    (ws / PRODUCT / "docker" / "docker-compose.dev.yml").write_text("services:\n  demo_app_web:\n    image: x\n"
+                                                                     "     ports: [1]\n")
+    product = ("docker", "compose", "-p", PROJECT)
+    refusal = fail(15, "yaml: line 4: mapping values are not allowed in this context")
+    run = restart(ws, replies=[(product, lambda argv: refusal(argv) if "config" in argv else ok())])
+    assert run.code == 0, run.err
+    warnings = [line for line in run.err.splitlines() if line.startswith("! ")]
+    assert warnings == ["! compose rejects the product's compose file demo_app/docker/docker-compose.dev.yml "
+                        "(the `up -d` restart suggests for env changes would fail): yaml: line 4: mapping "
+                        "values are not allowed in this context"]
+    config = [c for c in run.runner.calls if c[:4] == product and c[-2:] == ("config", "-q")]
+    assert len(config) == 1 and run.seconds < 1.0
 
 
 def test_feature_compose_file_compose_rejects(restart, ws):
-    """Honestly exit 1: compose's own error surfaces at the stack step; the app is not touched."""
-    refusal = fail(1, "validating /ws/docker-compose.yml: services.splent_feature_redis additional "
-                      "properties 'imagee' not allowed")
+    """Every stack's file is checked read-only (``config -q``) before anything changes: exit 2."""
+    refusal = fail(15, "time=\"…\" level=warning msg=\"x\"\nvalidating /ws/docker-compose.yml: "
+                       "services.splent_feature_redis additional properties 'imagee' not allowed")
     redis = ("docker", "compose", "-p", "demo_app_splent_io_splent_feature_redis_dev")
-    run = restart(ws, "-q", replies=[(redis, lambda argv: refusal(argv) if "restart" in argv else ok())])
-    assert run.code == 1, run.err
-    assert "additional properties 'imagee' not allowed" in run.err
-    message = run.error
-    assert message == ("error: 3 feature stack(s) did not restart: redis (failed), queue (skipped), nginx "
-                       "(skipped); the app was not touched (use --keep-going to restart it anyway).")
-    assert [c[3] for c in run.runner.changing_calls()] == ["demo_app_splent_io_splent_feature_redis_dev"]
-    assert run.agent_calls("stop") == [] and run.starts() == [] and run.seconds < 1.0
+    link = ws / PRODUCT / "features" / "splent_io" / "splent_feature_queue"
+    link.unlink()                                     # a link to fix: it must stay unfixed
+    run = restart(ws, replies=[(redis, lambda argv: refusal(argv) if "config" in argv else ok())])
+    refused(run, 2, "compose rejects the redis stack's file "
+            ".splent_cache/features/splent_io/splent_feature_redis@v1.0.0/docker/docker-compose.yml",
+            "additional properties 'imagee' not allowed")
+    assert not link.exists() and run.agent_calls("stop") == [] and run.starts() == []
+    checked = {c[3] for c in run.runner.calls if c[-2:] == ("config", "-q")}
+    assert {"demo_app_splent_io_splent_feature_redis_dev", "demo_app_splent_io_splent_feature_queue_dev",
+            "demo_app_splent_io_splent_feature_nginx_dev"} <= checked
 
 
 def test_start_script_missing(restart, ws):
@@ -506,7 +566,7 @@ def test_entrypoint_missing_with_full(restart, ws):
 
 def test_start_script_missing_in_container(restart, ws):
     """Honestly exit 1 (the web container's view, found while inspecting); nothing touched."""
-    agent = (("docker", "exec", WEB, "python3", "-c"), agent_reply(script_exists=False))
+    agent = (("docker", "exec", "-i", WEB, "python3", "-"), agent_reply(script_exists=False))
     refused(restart(ws, replies=[agent]), 1, f"start script {DEV_SCRIPT} does not exist in container "
             f"{WEB} (is the workspace mounted there?).")
 
@@ -519,6 +579,52 @@ def test_start_script_not_executable_runs_with_bash(restart, ws):
     assert run.code == 0, run.err
     (start,) = run.starts()
     assert start[-2:] == ("bash", DEV_SCRIPT) and run.seconds < 1.0
+
+
+PKILL_PATTERNS = ("flask run", "watchmedo", "auto-restart", "watchmedo.*auto-restart", "gunicorn")
+
+
+def test_start_script_pkills_by_pattern_never_hits_restart(restart, ws):
+    """Decision: SPLENT's start script `pkill -f`s while restart's probe waits; no command line restart
+    runs in the web container can match, whatever the arguments (probe path, log files)."""
+    run = restart(ws, "--probe-path", "/gunicorn/watchmedo/auto-restart", "--log-file", "/var/log/flask run.log")
+    assert run.code == 0, run.err
+    in_container = [(argv, stdin) for argv, stdin in zip(run.runner.calls, run.runner.stdins, strict=True)
+                    if argv[:2] == ("docker", "exec")]
+    agents = [(argv, stdin) for argv, stdin in in_container if agent_command(argv)]
+    assert {agent_command(a)[0] for a, _ in agents} >= {"status", "files", "stop", "wait"}
+    assert all("def wait_ready" in stdin for _, stdin in agents)           # the source rides on stdin
+    wait = next(agent_command(a)[1] for a, _ in agents if agent_command(a)[0] == "wait")
+    assert "/gunicorn/watchmedo/auto-restart" in wait                          # ...and the arguments arrive
+    for argv, _ in in_container:
+        line = " ".join(argv[argv.index(WEB) + 1:])                           # what pkill -f sees
+        assert not any(re.search(p, line) for p in PKILL_PATTERNS), line
+
+
+def test_probe_killed_by_a_signal_looks_again(restart, ws):
+    """Decision: a probe that dies from a signal (exit 143) says nothing about the app: it is run again."""
+    answers = iter([CommandFailed(("docker",), 143, "")])
+
+    def wait_once_killed(argv):
+        if agent_command(argv)[0] == "wait":
+            return next(answers, None) or agent_reply()(argv)
+        return agent_reply()(argv)
+    run = restart(ws, replies=[(("docker", "exec", "-i", WEB, "python3", "-"), wait_once_killed)])
+    assert run.code == 0, run.err
+    assert len(run.agent_calls("wait")) == 2 and run.err.strip().splitlines()[-1].startswith("done: ")
+
+
+def test_probe_killed_every_time_while_the_app_runs(restart, ws):
+    """The final sentence says what is true after one more look: the app runs, unverified."""
+    def killed(argv):
+        if agent_command(argv)[0] == "wait":
+            return CommandFailed(argv, 143, "")
+        return agent_reply()(argv)
+    run = restart(ws, replies=[(("docker", "exec", "-i", WEB, "python3", "-"), killed)])
+    assert run.code == 1
+    assert run.error.endswith("the app was stopped and started again (pid 101 runs now) but could not be "
+                              "verified.")
+    assert "not running now" not in run.err and len(run.agent_calls("wait")) == 3
 
 
 # === Docker and the web container ================================================================
@@ -601,7 +707,7 @@ def test_web_container_without_python3(restart, ws):
     """Honestly exit 1: the image lacks what restart needs; the first agent call fails, nothing touched."""
     missing = fail(127, 'OCI runtime exec failed: exec failed: unable to start container process: exec: '
                         '"python3": executable file not found in $PATH: unknown')
-    replies = [(("docker", "exec", WEB, "python3", "-c"), missing)]
+    replies = [(("docker", "exec", "-i", WEB, "python3", "-"), missing)]
     refused(restart(ws, replies=replies), 1, f"the web container {WEB} has no python3")
 
 
@@ -711,12 +817,12 @@ def test_lock_folder_cannot_be_created(restart, ws):
 def test_zombies_under_a_pid1_that_never_reaps(restart, ws):
     """Not an error: the plan counts the zombies restart cannot reap and gives the one-line fix."""
     def reply(argv):
-        if argv[argv.index("-c") + 2] != "status":
+        if agent_command(argv)[0] != "status":
             return agent_reply()(argv)
         app = {"pid": 101, "ppid": 1, "argv": ["flask", "run"], "role": "flask", "main": False}
         return ok(json.dumps({"apps": [app], "masters": [], "pid1": ["tail", "-f", "/dev/null"], "workers": {},
                               "zombies": [14, 106], "orphans": [101], "pid1_reaps": False}))
-    agent = (("docker", "exec", WEB, "python3", "-c"), reply)
+    agent = (("docker", "exec", "-i", WEB, "python3", "-"), reply)
     data = json.loads(restart(ws, "--dry-run", "--json", replies=[agent]).out)
     assert data["zombies"] == {"before": 2, "will_add": 1, "after": None, "pid1": "tail -f /dev/null",
                                "fix": f"add `init: true` to service {WEB} in {PRODUCT}/docker/docker-compose.dev.yml"}

@@ -16,7 +16,7 @@ from restart.cli import main
 from restart.docker import Docker, engine_error
 from restart.engine import LOCAL, Engine, read_fleet, resolve_engine
 from restart.errors import CommandFailed, ConfigError
-from tests.fakes import FakeRunner
+from tests.fakes import FakeRunner, agent_command
 from tests.test_catalogue import EXAMPLE, WEB, agent_reply, container, healthy_engine, inspect_reply, links, ok
 
 UNREACHABLE = "Cannot connect to the Docker daemon at unix:///run/gone.sock. Is the docker daemon running?"
@@ -79,7 +79,7 @@ def failing_wait():
     good = agent_reply()
 
     def reply(argv):
-        if argv[argv.index("-c") + 2] == "wait":
+        if agent_command(argv)[0] == "wait":
             return ok(json.dumps({"ok": False, "status": 0, "pids": [], "seconds": 3.0, "exited": True}))
         return good(argv)
     return reply
@@ -184,7 +184,7 @@ def test_fleet_restarts_host_after_host(ws, capsys):
 
 
 def test_fleet_stops_at_the_first_failure_and_leaves_the_rest_untouched(ws, capsys):
-    engines = Engines(ws, {"h1": [], "h2": [(("docker", "exec", WEB, "python3", "-c"), failing_wait())], "h3": []})
+    engines = Engines(ws, {"h1": [], "h2": [(("docker", "exec", "-i", WEB, "python3", "-"), failing_wait())], "h3": []})
     code, out, err = run(ws, engines, "--context", "h1", "--context", "h2", "--context", "h3", "--json",
                          capsys=capsys)
     assert code == 1
@@ -225,7 +225,7 @@ def test_fleet_dry_run_shows_each_hosts_plan_and_changes_nothing(ws, capsys):
     code, out, err = run(ws, engines, "--context", "h1", "--context", "h2", "--dry-run", capsys=capsys)
     assert code == 0, err
     assert "== host 1/2: [h1]" in out and "== host 2/2: [h2]" in out
-    assert "docker --context h2 exec demo_app_web" in out
+    assert "docker --context h2 exec -i demo_app_web" in out
     assert engines.changing("h1") == engines.changing("h2") == []
 
 

@@ -142,7 +142,37 @@ def test_constraint_names_outside_the_model():
     assert order.notes == (
         "demo_spl.uvl:6: splent_feature_profile is named in a constraint but is not a feature of the model",
         "demo_spl.uvl:7: ghost is named in a constraint but is not a feature of the model",
+        "demo_spl.uvl:7: ghost requires auth, but the product does not declare ghost (nor anything that "
+        "requires it): no order",
     )
+
+
+def test_names_and_package_attributes_match_by_pips_rule():
+    """Feature names and package attributes in any case or -_. spelling name the normalised entries."""
+    model = parse_uvl("""features
+    Shop
+        optional
+            Payments
+            CONFIG_NET
+            F_4A2B {package 'Splent-Feature.Cache'}
+            Orders {package "splent_feature__ORDERS"}
+constraints
+    Payments => CONFIG_NET
+    CONFIG_NET => F_4A2B
+    Orders => Payments
+""", "m.uvl")
+    order = order_features(["splent_feature_orders", "payments", "splent_feature_cache", "config_net"], model)
+    assert order.nodes == ("splent_feature_cache", "config_net", "payments", "splent_feature_orders")
+    assert {(e.before, e.after) for e in order.edges} == {
+        ("config_net", "payments"), ("splent_feature_cache", "config_net"), ("payments", "splent_feature_orders")}
+
+
+def test_undeclared_feature_requiring_a_declared_one_is_a_note():
+    model = spl(leaves("auth", "ghost"), "ghost => auth")
+    order = order_features(pkg("auth"), model)
+    assert order.edges == ()
+    assert order.notes == ("demo_spl.uvl:7: ghost requires auth, but the product does not declare ghost "
+                           "(nor anything that requires it): no order",)
 
 
 def test_notes_explain_constraints_without_order():

@@ -10,10 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.restart_helpers import REPO, container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
+from tests.rig import wait_until
 
 pytestmark = pytest.mark.docker
 HOSTILE = "$(touch /tmp/pwned) a;b `id` & echo 'x' | cat > /tmp/pwned2"
@@ -118,7 +120,14 @@ def test_config_error_touches_nothing(ws):
         uvl.write_text(saved + "\tqueue => => redis\n")
         run = restart(ws)
         assert run.returncode == 2 and "demo_spl.uvl:" in run.stderr
+        uvl.unlink()
+        uvl.mkdir()                                   # a directory where the model belongs
+        run = restart(ws)
+        assert run.returncode == 2, run.stderr
+        assert "the UVL model splent_spl_demo/demo_spl.uvl is a directory" in run.stderr
     finally:
+        if uvl.is_dir():
+            uvl.rmdir()
         uvl.write_text(saved)
     assert ws.answer("dev")["pid"] == pid
     assert ws.started_at(ws.stack_containers(REDIS, "dev")[0]) == started
@@ -140,12 +149,46 @@ def test_app_that_dies_on_start_fails_with_its_log(ws):
 
 
 def test_full_runs_the_entrypoint(ws):
-    run = restart(ws, "--full", "--only", "redis", "--json")
+    """The entrypoint's install step, then SPLENT's start script with its pkill lines, while
+    restart's probe already waits: the probe must survive them and see the new app."""
+    assert 'pkill -f "flask run"' in (ws.product_dir / "scripts" / "05_0_start_app_dev.sh").read_text()
+    before = ws.answer("dev")["pid"]
+    run = restart(ws, "--dev", "--full", "--json")
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     start = next(s for s in data["steps"] if s["name"] == "start")
     assert start["detail"].endswith("entrypoints/entrypoint.dev.sh")
-    assert ws.answer("dev")["pid"] in data["app"]["pids_after"]
+    now = ws.answer("dev")["pid"]
+    assert now != before and now in data["app"]["pids_after"]
+    assert run.stderr.strip().splitlines()[-1].startswith("done: ")
+
+
+PKILL_PATTERNS = ("flask run", "watchmedo", "auto-restart", "watchmedo.*auto-restart", "gunicorn")
+
+
+def test_no_restart_process_matches_what_splent_scripts_pkill(ws):
+    """A probe whose every argument holds the words (probe path, log files) is still invisible to
+    ``pgrep -f`` (pkill's matcher) for each pattern SPLENT's scripts kill by."""
+    from restart.docker import Docker
+    from restart.locate import find_web_container, run_agent
+    from restart.runner import ShRunner
+
+    docker = Docker(ShRunner())
+    web = find_web_container(docker, ws.product, f"{ws.product}_dev", None)
+    old = [p["pid"] for p in ws.processes("dev")]            # the probe waits for a NEW app: none comes
+    hostile = "/flask%20run/watchmedo/auto-restart/gunicorn"
+    with ThreadPoolExecutor(1) as pool:
+        probe = pool.submit(run_agent, docker, web, "wait", 5000, hostile, 6, *old, timeout=60)
+
+        def agent():
+            return [p for p in ws.processes("dev") if p["cmdline"][:1] == ["python3"] and "wait" in p["cmdline"][1:4]]
+        found = wait_until(agent, 20, interval=0.1)
+        matched = {pattern: ws.exec("pgrep", "-f", pattern, env="dev", check=False).stdout.split()
+                   for pattern in PKILL_PATTERNS}
+        agent_pids = {str(p["pid"]) for p in found}
+        assert agent_pids and all(not agent_pids & set(pids) for pids in matched.values()), (found, matched)
+        assert "seconds" in probe.result()
+    assert run_agent(docker, web, "tail", 5, "/var/log/gunicorn/flask run.log") == {}   # arguments arrive intact
 
 
 def test_exit_codes(ws):
@@ -176,3 +219,57 @@ def test_ctrl_c_during_stacks_exits_130_with_a_summary(ws):
     assert all(s in ("ok", "not started") for s in statuses.values())  # the running one finished
     assert "interrupted" in err and "the app was not restarted" in err
     assert ws.answer("dev")["pid"] == pid
+
+
+def test_a_stack_file_compose_rejects_stops_the_run_before_anything_changes(ws):
+    """nginx's file is broken; redis and queue come first in the order. Today's restart would
+    restart them (and apply links) before compose refused nginx's file; now: exit 2, nothing."""
+    path = ws.stack_file(NGINX, "dev")
+    saved = path.read_text()
+    link = ws.product_dir / "features" / "splent_io" / "splent_feature_queue"
+    target = __import__("os").readlink(link)
+    pid = ws.answer("dev")["pid"]
+    started = {f: ws.started_at(ws.stack_containers(f, "dev")[0]) for f in (REDIS, QUEUE, NGINX)}
+    try:
+        path.write_text(saved.replace("image:", "imagee:", 1))
+        link.unlink()                                  # a link restart would re-create first
+        run = restart(ws, "--dev")
+        assert run.returncode == 2, run.stderr
+        assert "compose rejects the nginx stack's file" in run.stderr and "imagee" in run.stderr
+        assert not link.is_symlink()
+        assert {f: ws.started_at(ws.stack_containers(f, "dev")[0]) for f in started} == started
+        assert ws.answer("dev")["pid"] == pid
+    finally:
+        path.write_text(saved)
+        if not link.is_symlink():
+            link.symlink_to(target)
+
+
+def test_product_compose_file_compose_rejects_is_one_warning(ws):
+    path = ws.compose_file("dev")
+    saved = path.read_text()
+    try:
+        path.write_text(saved.replace("services:", "services:\n  broken: [", 1))
+        run = restart(ws, "--dev", "--no-features", "--only", "redis")
+        assert run.returncode == 0, run.stderr
+        warnings = [line for line in run.stderr.splitlines() if "compose rejects" in line]
+        assert len(warnings) == 1 and f"{ws.product}/docker/docker-compose.dev.yml" in warnings[0], run.stderr
+    finally:
+        path.write_text(saved)
+    clean = restart(ws, "--dev", "--no-features", "--only", "redis")      # no warning for a good file
+    assert clean.returncode == 0 and "compose rejects" not in clean.stderr, clean.stderr
+
+
+def test_bare_env_name_comes_from_restarts_environment_or_is_left_out(ws):
+    """``NAME`` alone on a line: docker run --env-file takes it from the environment; so does restart.
+    Unset there, the app must not see it at all (today it got an empty value)."""
+    with open(ws.env_file("dev"), "a") as f:
+        f.write("BARE_FROM_ENV\nBARE_NOT_SET\n")
+    run = restart(ws, "--dev", "--no-features", "--only", "redis", extra_env={"BARE_FROM_ENV": "from restart's env"})
+    assert run.returncode == 0, run.stderr
+    pid = ws.answer("dev")["pid"]                            # the app's own environment, from /proc
+    raw = ws.exec("cat", f"/proc/{pid}/environ", env="dev").stdout
+    env = dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+    assert env["BARE_FROM_ENV"] == "from restart's env"
+    assert "BARE_NOT_SET" not in env
+    assert "BARE_NOT_SET has no value" in run.stderr

@@ -80,6 +80,16 @@ def test_prod_exec_managed_variant_stops_old_master_and_applies_env(example, tmp
     assert answer["env"]["GREETING"] == "prod-exec (new) $(id)" and answer["server"] == "gunicorn"
     assert leaked_values(ws, "prod", shim_argvs(shim)) == []
 
+    # --prod --full: the whole prod entrypoint (install step, then exec gunicorn) through docker exec
+    before = ws.answer("prod")["pid"]
+    full = restart(ws, "--prod", "--full", "--json")
+    assert full.returncode == 0, full.stderr
+    data = json.loads(full.stdout)
+    assert [s["name"] for s in data["steps"]][-3:] == ["stop app", "start", "verify"]
+    assert data["steps"][-2]["detail"].endswith("entrypoints/entrypoint.prod.sh")
+    answer = ws.answer("prod")
+    assert answer["pid"] != before and answer["server"] == "gunicorn"
+
 
 def test_stop_works_without_procps(example):
     ws = example(web_image="restart-test/web-noprocps:2")

@@ -69,3 +69,9 @@ def test_secrets_of_hides_values_of_secret_looking_names():
     values = {"SECRET_TOKEN": "abc", "GREETING": "Hello from dev", "SPLENT_APP": "demo_app_long",
               "SPLENT_ENV": "dev", "PORT": "5000", "SHORT": "x", "DB_PASSWORD": "pw"}
     assert sorted(secrets_of(values)) == ["abc", "pw"]
+
+
+def test_stdin_text_reaches_the_child_and_not_its_argv():
+    """The agent travels this way: ``python3 -`` reads its program from stdin."""
+    r = ShRunner().run(["python3", "-", "x"], stdin="import sys; print(6 * 7, sys.argv[1:])")
+    assert r.stdout.strip() == "42 ['x']" and r.argv == ("python3", "-", "x")
