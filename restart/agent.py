@@ -35,7 +35,8 @@ def read_procs():
             continue
         argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
         fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
-        procs[int(entry)] = {"pid": int(entry), "ppid": int(fields[1]), "sid": int(fields[3]), "argv": argv}
+        procs[int(entry)] = {"pid": int(entry), "ppid": int(fields[1]), "sid": int(fields[3]), "argv": argv,
+                             "state": fields[0]}
     mine = set()
     pid = os.getpid()
     while pid in procs and pid not in mine:  # this program and whatever started it
@@ -57,6 +58,27 @@ def role(argv):
     if flask and "run" in argv[1:]:
         return "flask"
     return None
+
+
+# The parent restart starts the app under (restart/app.py REAPER): it reaps the app's processes
+# where the container's PID 1 does not (``tail -f /dev/null``), and exits after the last of them.
+REAPER_MARK = "splent-restart-reaper"
+# A PID 1 that reaps orphans; anything else (tail, sleep, a plain program) lets them pile up.
+INITS = ("docker-init", "tini", "tini-static", "dumb-init", "catatonit", "s6-svscan", "systemd", "init",
+         "runit", "supervisord")
+
+
+def is_reaper(argv):
+    return len(argv) > 3 and argv[1] == "-c" and argv[3] == REAPER_MARK
+
+
+def zombie_report(procs):
+    """Zombies only PID 1 could reap, and app processes that will become such when stopped."""
+    pid1 = procs.get(1, {"argv": []})["argv"]
+    reaps = bool(pid1) and os.path.basename(pid1[0]) in INITS
+    zombies = [p["pid"] for p in procs.values() if p["state"] == "Z" and p["ppid"] == 1]
+    orphans = [p["pid"] for p in app_procs(procs) if p["ppid"] == 1 and not chain_to_init(procs, p["pid"])]
+    return {"zombies": zombies, "orphans": [] if reaps else orphans, "pid1_reaps": reaps}
 
 
 def app_procs(procs):
@@ -90,7 +112,8 @@ def status():
         p["main"] = chain_to_init(procs, p["pid"])
     pid1 = procs.get(1, {"argv": []})["argv"]
     return {"apps": apps, "masters": [m["pid"] for m in masters], "pid1": pid1,
-            "workers": {m["pid"]: sorted(p["pid"] for p in apps if p["ppid"] == m["pid"]) for m in masters}}
+            "workers": {m["pid"]: sorted(p["pid"] for p in apps if p["ppid"] == m["pid"]) for m in masters},
+            **zombie_report(procs)}
 
 
 def alive(pid):
@@ -115,9 +138,11 @@ def stop(timeout):
     Only tree tops get SIGTERM: watchmedo stops its flask child itself, and a gunicorn master
     its workers; signalling a child directly makes its supervisor start a new one.
     """
-    apps = app_procs(read_procs())
+    procs = read_procs()
+    apps = app_procs(procs)
     pids = {p["pid"] for p in apps}
     roots = [p["pid"] for p in apps if p["ppid"] not in pids]
+    reapers = sorted({p["ppid"] for p in apps if is_reaper(procs.get(p["ppid"], {}).get("argv", []))})
     send(roots, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     left = [p["pid"] for p in app_procs(read_procs())]
@@ -134,7 +159,11 @@ def stop(timeout):
             time.sleep(0.05)
         left = [p["pid"] for p in app_procs(read_procs())]
         killed += [p for p in left if p not in killed]
-    return {"stopped": sorted(pids), "signalled": roots, "killed": killed, "left": left}
+    end = time.monotonic() + 2        # their reapers exit once they have reaped the last of them
+    while time.monotonic() < end and any(alive(p) for p in reapers):
+        time.sleep(0.02)
+    return {"stopped": sorted(pids), "signalled": roots, "killed": killed, "left": left,
+            "reapers": reapers, "reapers_left": [p for p in reapers if alive(p)]}
 
 
 def http_status(port, path):
@@ -160,7 +189,8 @@ def wait_ready(port, path, timeout, old_pids=()):
         apps = [p["pid"] for p in app_procs(read_procs()) if p["pid"] not in old_pids]
         code = http_status(port, path) if apps and port else None
         if apps and (not port or (code is not None and code < 500)):
-            return {"ok": True, "status": code, "pids": apps, "seconds": now - start}
+            return {"ok": True, "status": code, "pids": apps, "seconds": now - start,
+                    "zombies": len(zombie_report(read_procs())["zombies"])}
         if apps:
             seen, gone_since = True, None
         elif seen:

@@ -22,8 +22,38 @@ from restart.progress import Outcome
 
 START_LOG = "/tmp/splent-restart-app.log"
 DEFAULT_LOGS = (START_LOG, "/var/log/entrypoint.log", "/var/log/splent/entrypoint.log")
-# Static: the script path and log path arrive as positional parameters, never spliced in.
-START_WRAPPER = 'log=$1; shift; exec "$@" >"$log" 2>&1'
+REAPER_MARK = "splent-restart-reaper"      # restart/agent.py knows it by this argument
+# The parent the start script runs under (``python3 -c REAPER splent-restart-reaper LOG bash SCRIPT``).
+# In dev the container's PID 1 is ``tail -f /dev/null``, which never reaps: an app that the start
+# script leaves in the background would be re-parented to it and turn into a zombie when stopped,
+# one per restart.  This parent marks itself child subreaper, so such orphans come to it instead,
+# reaps every child, and exits after the last one: it lives exactly as long as the app.
+# Static text (log path and script arrive as arguments), and on purpose free of the words
+# SPLENT's start scripts ``pkill -f`` for, so that they never kill it.
+REAPER = """\
+import ctypes, os, signal, sys
+log, argv = sys.argv[2], sys.argv[3:]
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+except Exception:
+    pass
+out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+if os.fork() == 0:
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):                # ignored by python, not by the app
+        signal.signal(sig, signal.SIG_DFL)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+os.close(out)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+"""
 
 
 class AppFailed(RestartError):
@@ -64,7 +94,7 @@ class AppController:
 
     def start(self, script: str, env: dict[str, str], workdir: str) -> Outcome:
         started = time.monotonic()
-        argv = ("bash", "-c", START_WRAPPER, "splent-start", START_LOG, "bash", script)
+        argv = ("python3", "-c", REAPER, REAPER_MARK, START_LOG, "bash", script)
         self.docker.exec(self.web.name, argv, env=env, detach=True, workdir=workdir, timeout=60)
         return Outcome("start", "ok", script, time.monotonic() - started)
 
@@ -80,7 +110,7 @@ class AppController:
             raise AppFailed(f"the app did not come back in {self.web.name} {when}: {why}{last_error(log)}.", log)
         probe = f"answers on :{self.port}{self.path}" if self.port else "process running"
         return Outcome("verify", "ok", f"{probe}, pid {', '.join(map(str, res['pids'][:3]))}", res["seconds"],
-                       data={"pids": res["pids"]})
+                       data={"pids": res["pids"], **({"zombies": res["zombies"]} if "zombies" in res else {})})
 
     def log_tail(self, lines: int = 40) -> dict[str, list[str]]:
         try:

@@ -12,13 +12,14 @@ import os
 import sys
 
 from restart import __version__
-from restart.errors import FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
+from restart.errors import BUSY, FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
 
 EXIT_CODES = (
     (OK, "success: stacks restarted and the app verified (or --dry-run/--print-order printed)"),
     (FAILED, "a step failed (stack, pip, stop, start, verify) or the product is not up; the message says "
              "what was touched"),
     (USAGE, "usage or configuration error: nothing was touched"),
+    (BUSY, "another run is restarting this product and --no-wait was given: nothing was touched"),
     (INTERRUPTED, "interrupted (Ctrl-C): running stack restarts and pip calls finished, nothing new started; an "
                   "app already stopped was started and verified first (a second Ctrl-C abandons that and says "
                   "the app is down)"),
@@ -115,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how long the app may take to answer after its start (default 30)")
     tune.add_argument("--parallel", type=positive_int, default=8, metavar="N",
                       help="restart at most N independent stacks at once (default 8)")
+    tune.add_argument("--no-wait", action="store_true", help="if another run is restarting this product, "
+                      "exit at once (code 75) instead of waiting for it")
     tune.add_argument("--port", type=port, default=5000, help="app port inside the container (default 5000)")
     tune.add_argument("--probe-path", type=url_path, default="/", metavar="PATH",
                       help="HTTP path probed to verify (default /)")
@@ -221,12 +224,13 @@ def _dry_run(plan, args, progress, runner=None) -> int:
         progress.line(f"! {warning}", status="warning")
     text = render_plan(plan, pre, why)
     if args.json:
-        from restart.report import order_data
+        from restart.report import order_data, zombie_data
 
         print(json.dumps({"dry_run": True, "plan": text.splitlines(), "order": order_data(plan),
                           "container": pre.web.name if pre else None,
                           "mode": pre.state.mode if pre else None,
-                          "features": [c.label() for c in pre.changes] if pre else []}, indent=2))
+                          "features": [c.label() for c in pre.changes] if pre else [],
+                          "zombies": zombie_data(plan, pre)}, indent=2))
     else:
         print(text)
     return OK

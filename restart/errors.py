@@ -5,6 +5,7 @@ Only the CLI turns these into exit codes (see ``restart.cli.main``); everywhere 
 from __future__ import annotations
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+BUSY = 75           # EX_TEMPFAIL: try again later
 
 
 class RestartError(Exception):
@@ -23,6 +24,12 @@ class ConfigError(RestartError):
     """Bad input found while planning: nothing has been touched."""
 
     exit_code = USAGE
+
+
+class LockBusy(RestartError):
+    """Another run holds this product's lock and --no-wait said not to wait: nothing was touched."""
+
+    exit_code = BUSY
 
 
 class UVLSyntaxError(ConfigError):

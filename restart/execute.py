@@ -52,6 +52,7 @@ class RunResult:
     error: str = ""
     log: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    lock: dict | None = None              # restart.lock.RunLock.info: waited, holder, took_over
 
 
 def inspect(plan: Plan, docker: Docker) -> Inspection:

@@ -105,6 +105,9 @@ class AppState:
     masters: tuple[int, ...]
     workers: dict
     why: str
+    zombies: tuple[int, ...] = ()         # zombies whose parent is a PID 1 that does not reap them
+    orphans: tuple[int, ...] = ()         # app processes that will become such zombies when stopped
+    pid1: tuple[str, ...] = ()
 
 
 def find_web_container(docker: Docker, product: str, project: str, explicit: str | None) -> WebContainer:
@@ -144,15 +147,17 @@ def app_state(web: WebContainer, data: dict) -> AppState:
     apps = tuple(data["apps"])
     masters = tuple(data["masters"])
     cmd = " ".join(web.command)
+    piles = {"zombies": tuple(data.get("zombies", ())), "orphans": tuple(data.get("orphans", ())),
+             "pid1": tuple(data.get("pid1", ()))}
     if any(a.get("main") for a in apps):
         main = next(a for a in apps if a.get("main"))
         why = f"{main['role']} (pid {main['pid']}) descends from the container's main process"
-        return AppState(MAIN_PROCESS, apps, masters, data["workers"], why)
+        return AppState(MAIN_PROCESS, apps, masters, data["workers"], why, **piles)
     if "entrypoint." in cmd and "tail" not in cmd:
         return AppState(MAIN_PROCESS, apps, masters, data["workers"],
-                        "the container's command runs the entrypoint")
+                        "the container's command runs the entrypoint", **piles)
     why = "the container's main process is not the app" + (f" ({cmd})" if cmd else "")
-    return AppState(EXEC_MANAGED, apps, masters, data["workers"], why)
+    return AppState(EXEC_MANAGED, apps, masters, data["workers"], why, **piles)
 
 
 def run_agent(docker: Docker, web: WebContainer, command: str, *args: object, timeout: float = 60,

@@ -44,6 +44,8 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
            f"  web container: {web}" + (f" (found by {pre.web.found_by})" if pre else ""),
            f"  app: {mode}" + (f" — {pre.state.why}" if pre else ""),
            f"  order source: {_rel(plan, plan.uvl) if plan.uvl else 'declared order (no UVL model)'}"]
+    if pre and (note := zombie_note(plan, pre)):
+        out.append(f"  {note}")
     if eng.remote:
         out.append(f"  engine: {eng.label} (from {eng.source}): feature links act on the local workspace; "
                    "pip, stacks and the app act through the engine")
@@ -99,12 +101,42 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
     else:
         step(f"stop the app: SIGTERM flask/watchmedo/gunicorn, SIGKILL after the timeout, check none is left{remote}",
              f"{dk} exec -i {web} {AGENT} stop {s.timeout:g}")
-        step(f"start{remote}", f"{dk} exec -d -w {product_path} {env_flags} {web} bash -c <log wrapper> "
-                      f"splent-start /tmp/splent-restart-app.log bash {script}".replace("  ", " "))
+        step(f"start (under a parent that reaps the app's processes and exits with it){remote}",
+             f"{dk} exec -d -w {product_path} {env_flags} {web} python3 -c <reaper> "
+             f"splent-restart-reaper /tmp/splent-restart-app.log bash {script}".replace("  ", " "))
     probe = f"HTTP :{s.port}{s.probe_path}" if s.probe_path else "process only"
     step(f"verify: app process running and answering ({probe}), {s.start_timeout:g}s max{remote}",
          f"{dk} exec -i {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
     return "\n".join(out)
+
+
+def init_fix(plan: Plan, pre) -> str:
+    return (f"add `init: true` to service {pre.web.service or pre.web.name} in "
+            f"{_rel(plan, plan.compose_file)}")
+
+
+def zombie_note(plan: Plan, pre) -> str:
+    """Zombies restart cannot reap (their parent is a PID 1 that never does), and the fix."""
+    st = pre.state
+    if not st.zombies and not st.orphans:
+        return ""
+    pid1 = " ".join(st.pid1) or "PID 1"
+    text = f"zombies: {len(st.zombies)} in {pre.web.name} whose parent, PID 1 ({pid1}), never reaps them"
+    if st.orphans:
+        text += (f"; stopping the app adds {len(st.orphans)} more (pid {', '.join(map(str, st.orphans))}: "
+                 "started outside restart, now a child of PID 1)")
+    return text + f"; restart cannot reap those: {init_fix(plan, pre)} (restart's own starts leave none)"
+
+
+def zombie_data(plan: Plan, pre, steps=()) -> dict | None:
+    """--json: the zombies under PID 1 before the run, how many stopping adds, and after verify."""
+    if pre is None:
+        return None
+    after = next((o.data["zombies"] for o in steps if o.name == "verify" and "zombies" in o.data), None)
+    st = pre.state
+    bad = bool(st.zombies or st.orphans or after)
+    return {"before": len(st.zombies), "will_add": len(st.orphans), "after": after,
+            "pid1": " ".join(st.pid1), "fix": init_fix(plan, pre) if bad else None}
 
 
 def order_data(plan: Plan) -> dict:
@@ -159,6 +191,8 @@ def result_data(result) -> dict:
         "log_tail": result.log,
         "warnings": list(pre.warnings) if pre else [],
         "timings": result.timings,
+        "lock": result.lock,
+        "zombies": zombie_data(plan, pre, result.steps) if plan else None,
     }
 
 

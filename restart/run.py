@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 
-from restart.errors import FAILED, INTERRUPTED, OK, RestartError
+from restart.errors import BUSY, FAILED, INTERRUPTED, OK, RestartError
 from restart.execute import RunResult, execute
 from restart.plan import Plan, build_plan
 from restart.progress import Progress
@@ -45,9 +45,14 @@ def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
             plan = build_plan(settings)
             result.plan = plan
             result.timings["plan"] = round(time.monotonic() - started, 3)
-        runner = runner or ShRunner(echo=progress.command if progress.verbose else None,
-                                    secrets=secrets_of(plan.env_file.values))
-        execute(plan, runner, progress, result)
+        lock = run_lock(plan, progress)
+        result.lock = lock.info
+        with lock:
+            if lock.waited:         # the run we waited for may have changed links or files: plan again
+                plan = result.plan = build_plan(settings)
+            runner = runner or ShRunner(echo=progress.command if progress.verbose else None,
+                                        secrets=secrets_of(plan.env_file.values))
+            execute(plan, runner, progress, result)
         result.timings["total"] = round(time.monotonic() - started, 3)
         return _ended(result, OK)
     except RestartError as e:
@@ -63,7 +68,17 @@ def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
         return _ended(result, FAILED, f"internal error: {type(e).__name__}: {e} (run with -v for details)")
 
 
+def run_lock(plan: Plan, progress: Progress):
+    """The lock of this product on this run's engine (restart/lock.py says where and why)."""
+    from restart.lock import RunLock, engine_name, lock_path
+
+    s = plan.settings
+    engine = engine_name(s.engine.context, s.engine.host)
+    return RunLock(lock_path(s.workspace, plan.project, engine), plan.project, engine, no_wait=s.no_wait,
+                   say=progress.line, warn=lambda text: progress.line(text, status="warning"))
+
+
 def _ended(result: RunResult, code: int, error: str = "") -> RunResult:
     result.exit_code, result.error = code, error
-    result.outcome = {OK: "ok", INTERRUPTED: "interrupted"}.get(code, "failed")
+    result.outcome = {OK: "ok", INTERRUPTED: "interrupted", BUSY: "busy"}.get(code, "failed")
     return result

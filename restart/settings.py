@@ -38,6 +38,7 @@ class Settings:
     only: tuple[str, ...] = ()
     no_features: bool = False
     keep_going: bool = False
+    no_wait: bool = False           # another run holds the product's lock: exit 75 instead of waiting
     compose_cmd: tuple[str, ...] | None = None
     container: str | None = None
     port: int = 5000
@@ -139,7 +140,7 @@ def resolve(args, environ: Mapping[str, str] | None = None, cwd: Path | None = N
         print_order=args.print_order, json=args.json, quiet=args.quiet, verbose=args.verbose,
         color=color, timeout=args.timeout, health_timeout=args.health_timeout,
         start_timeout=args.start_timeout, parallel=args.parallel, only=tuple(args.only or ()),
-        no_features=args.no_features, keep_going=args.keep_going,
+        no_features=args.no_features, keep_going=args.keep_going, no_wait=getattr(args, "no_wait", False),
         compose_cmd=tuple(args.compose_cmd.split()) if args.compose_cmd else None,
         container=args.container, port=args.port,
         probe_path=None if args.no_probe else args.probe_path,

@@ -784,6 +784,67 @@ def test_real_directory_where_a_link_belongs(restart, ws):
     assert link.is_dir() and not link.is_symlink()
 
 
+# === one run at a time, and what piles up =========================================================
+
+def lock_file(ws: Path) -> Path:
+    from restart.lock import engine_key, lock_path
+
+    return lock_path(ws, PROJECT, engine_key(os.environ))
+
+
+def test_another_run_holds_the_lock_no_wait(restart, ws):
+    """Exit 75 at once, naming the run that holds the lock; the holder's lock and record are kept."""
+    from restart.lock import RunLock
+
+    with RunLock(lock_file(ws), PROJECT, "default", argv=["splent-restart", "--dev"]):
+        message = refused(restart(ws, "--no-wait"), 75, f"another restart of {PROJECT} is running (pid "
+                          f"{os.getpid()} on host ", "`splent-restart --dev`); not waiting (--no-wait).")
+        assert json.loads(lock_file(ws).read_text())["pid"] == os.getpid()
+    assert message.startswith("error: another restart")
+
+
+def test_lock_left_by_a_dead_run_is_taken_over(restart, ws):
+    """Not an error: a record under a free flock was left by a run that died; taken over, with a note."""
+    path = lock_file(ws)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"pid": 4242, "host": "old-shell", "started": "2026-11-27T10:00:00+00:00",
+                                "argv": ["splent-restart"]}))
+    run = restart(ws, "--no-wait")
+    assert run.code == 0, run.err
+    assert "note: took over the lock left by pid 4242 (not running) on host old-shell: " in run.err
+    assert len(run.starts()) == 1 and path.read_text() == "" and run.seconds < 1.0
+
+
+def test_lock_folder_cannot_be_created(restart, ws):
+    (ws / ".splent_cache" / "restart").write_text("a file where restart's lock folder belongs")
+    refused(restart(ws), 2, "cannot create the run lock WS/.splent_cache/restart/demo_app_dev.lock".replace(
+        "WS", str(ws)), "two runs never restart one product at once")
+
+
+def test_zombies_under_a_pid1_that_never_reaps(restart, ws):
+    """Not an error: the plan counts the zombies restart cannot reap and gives the one-line fix."""
+    def reply(argv):
+        command, rest = agent_command(argv)
+        if command not in ("status", "inspect"):
+            return agent_reply()(argv)
+        app = {"pid": 101, "ppid": 1, "argv": ["flask", "run"], "role": "flask", "main": False}
+        status = {"apps": [app], "masters": [], "pid1": ["tail", "-f", "/dev/null"], "workers": {},
+                  "zombies": [14, 106], "orphans": [101], "pid1_reaps": False}
+        if command == "inspect":
+            return ok(json.dumps({"status": status, "pip": None,
+                                  "files": {p: {"exists": True, "readable": True} for p in rest[1:]}}))
+        return ok(json.dumps(status))
+    agent = (("docker", "exec", "-i", WEB, "python3", "-"), reply)
+    data = json.loads(restart(ws, "--dry-run", "--json", replies=[agent]).out)
+    assert data["zombies"] == {"before": 2, "will_add": 1, "after": None, "pid1": "tail -f /dev/null",
+                               "fix": f"add `init: true` to service {WEB} in {PRODUCT}/docker/docker-compose.dev.yml"}
+    run = restart(ws, "--dry-run", replies=[agent])
+    assert run.code == 0 and run.runner.changing_calls() == [] and run.seconds < 1.0
+    assert (f"zombies: 2 in {WEB} whose parent, PID 1 (tail -f /dev/null), never reaps them; stopping the app "
+            "adds 1 more (pid 101: started outside restart, now a child of PID 1); restart cannot reap those: "
+            f"add `init: true` to service {WEB} in {PRODUCT}/docker/docker-compose.dev.yml") in run.out
+
+
 # === the README's troubleshooting table ===========================================================
 
 DOC = Path(__file__).resolve().parent.parent / "README.md"
@@ -842,7 +903,7 @@ def seen_everywhere() -> dict[str, tuple[int, str]]:
 
 
 _CHILD_RUN: list[int] = []     # the child run happens at most once per process
-QUOTED = ("error: ", "splent-restart: error: ", "note: ", "✗ ", "replace ")
+QUOTED = ("error: ", "splent-restart: error: ", "note: ", "✗ ", "replace ", "zombies: ")
 
 
 def test_troubleshooting_table_matches_the_catalogue():
