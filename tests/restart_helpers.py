@@ -75,12 +75,12 @@ def is_compose_restart(project: str):
 
 
 def is_agent(command: str):
-    """The in-container agent's ``command`` (``exec <web> python3 -c <source> command …``)."""
+    """The in-container agent's ``command`` (``exec -i <web> python3 - command HEX``, source on stdin)."""
     def match(argv):
-        if argv[:1] != ["exec"] or "-c" not in argv:
+        if argv[:1] != ["exec"] or "python3" not in argv:
             return False
-        i = argv.index("-c")
-        return argv[i + 2: i + 3] == [command]
+        i = argv.index("python3")
+        return argv[i + 1: i + 3] == ["-", command]
     return match
 
 
