@@ -61,3 +61,15 @@ def test_json_schema_in_readme_matches_result_data():
     data = result_data(RunResult(Plan()))
     assert set(documented) == set(data)
     assert set(documented["app"]) == set(data["app"])
+
+
+def test_code_map_names_every_module_and_script():
+    """The README's code map lists every module of restart/ and every script, and nothing else."""
+    block = README[README.index("## Code map"):]
+    block = block[block.index("```") + 3:]
+    block = block[:block.index("```")]
+    named = set(re.findall(r"\b([a-z_]+\.py)\b", block.split("examples/")[0]))
+    modules = {p.name for p in (ROOT / "restart").glob("*.py")} - {"__init__.py"}
+    assert named == modules
+    listed = set(re.findall(r"[\w-]+", block[block.index("scripts/") + len("scripts/"):]))
+    assert listed == {p.name for p in (ROOT / "scripts").iterdir() if p.is_file()}
