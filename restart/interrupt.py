@@ -29,10 +29,13 @@ def deferred(note: str, *, quiet: bool = False) -> Iterator[CtrlC]:
     """While inside, the first Ctrl-C sets ``requested`` and prints note; a second raises KeyboardInterrupt.
 
     Only the main thread can own the SIGINT handler; elsewhere (tests calling from a thread)
-    Ctrl-C keeps its default meaning.
+    Ctrl-C keeps its default meaning.  Where a caller installed its own handler (``--watch``,
+    which finishes the whole cycle on the first Ctrl-C), that handler stays in charge.
     """
     state = CtrlC()
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        # a caller that owns Ctrl-C already (the --watch loop lets the whole cycle finish) decides
         yield state
         return
 

@@ -20,7 +20,7 @@ import shutil
 
 import pytest
 
-from tests.restart_helpers import ctrl_c, make_shim, popen_restart, restart, shim_argvs, wait_for_call
+from tests.restart_helpers import ctrl_c, is_agent, make_shim, popen_restart, restart, shim_argvs, wait_for_call
 from tests.rig import parse_entry
 
 try:
@@ -201,12 +201,13 @@ def ws(example_dev_up, baseline):
 # ---------------------------------------------------------------- scenarios
 
 
-def test_unchanged_product_makes_one_pip_call_to_detect_and_installs_nothing(ws, tmp_path):
+def test_unchanged_product_detects_with_the_one_inspection_call_and_runs_no_pip(ws, tmp_path):
     shim = make_shim(tmp_path / "shim")
     run, data = sync(ws, shim_dir=shim)
     assert run.returncode == 0, run.stderr
-    [listing] = pip_execs(shim_argvs(shim))          # detection is one docker exec ...
-    assert listing[-3:] == ["pip", "list", "--format=json"]
+    argvs = shim_argvs(shim)
+    assert pip_execs(argvs) == []                    # detection reads the installed metadata ...
+    assert len([a for a in argvs if is_agent("inspect")(a)]) == 1     # ... in the one inspection exec
     assert data["features"] == [] and data["links"] == []
     assert not [n for n in step_names(data) if n.startswith("pip") or n == "feature links"]   # ... and no more
     assert_matches_declaration(ws)
