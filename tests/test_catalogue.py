@@ -160,8 +160,7 @@ def links(ws: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): os.readlink(p) for p in sorted(root.rglob("*")) if p.is_symlink()}
 
 
-@pytest.fixture
-def ws(tmp_path, monkeypatch) -> Path:
+def example_copy(tmp_path: Path, monkeypatch) -> Path:
     """A fresh copy of examples/workspace; no SPLENT variable leaks in from the test's environment."""
     for name in ("WORKING_DIR", "SPLENT_APP", "SPLENT_ENV", "SPLENT_HOST_PROJECT_DIR", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
@@ -169,6 +168,11 @@ def ws(tmp_path, monkeypatch) -> Path:
     shutil.copytree(EXAMPLE, root, symlinks=True)
     monkeypatch.chdir(tmp_path)
     return root
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch) -> Path:
+    return example_copy(tmp_path, monkeypatch)
 
 
 SEEN: dict[str, tuple[int, str]] = {}   # test name -> (exit code, output with WS for the workspace)

@@ -15,21 +15,14 @@ import pytest
 
 from restart.cli import main
 from tests.fakes import FakeRunner, agent_command
-from tests.test_catalogue import EXAMPLE, WEB, agent_reply, healthy_engine, ok
+from tests.test_catalogue import WEB, agent_reply, example_copy, healthy_engine, ok
 
 NO_STACKS = ("--only", "notes", "--no-color")
 
 
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
-    import shutil
-
-    for name in ("WORKING_DIR", "SPLENT_APP", "SPLENT_ENV", "SPLENT_HOST_PROJECT_DIR", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    root = tmp_path / "ws"
-    shutil.copytree(EXAMPLE, root, symlinks=True)
-    monkeypatch.chdir(tmp_path)
-    return root
+    return example_copy(tmp_path, monkeypatch)
 
 
 def ctrl_c_on(*commands: str):

@@ -6,7 +6,6 @@ travel only in the child's environment (argv, --dry-run and -v name them).
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from restart.locate import Mount, WebContainer
 from restart.plan import build_plan
 from restart.settings import Settings
 from tests.fakes import FakeRunner, agent_command
-from tests.test_catalogue import EXAMPLE, PRODUCT, WEB, container, healthy_engine, inspect_reply, ok
+from tests.test_catalogue import PRODUCT, WEB, container, example_copy, healthy_engine, inspect_reply, ok
 
 REDIS, QUEUE = "splent-io/splent_feature_redis@v1.0.0", "splent-io/splent_feature_queue"
 SECRET = "s3cr3t-value-91f2"
@@ -26,13 +25,8 @@ DISTINCTIVE = (SECRET, "plain-9c1d", "Quienes somos (v1); 100% $5", "Hello from 
 
 
 @pytest.fixture
-def ws(tmp_path, monkeypatch) -> Path:
-    for name in ("WORKING_DIR", "SPLENT_APP", "SPLENT_ENV", "SPLENT_HOST_PROJECT_DIR", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    root = tmp_path / "ws"
-    shutil.copytree(EXAMPLE, root, symlinks=True)
-    monkeypatch.chdir(tmp_path)
-    return root
+def ws(tmp_path, monkeypatch):
+    return example_copy(tmp_path, monkeypatch)
 
 
 def restarts(runner: FakeRunner) -> list[tuple[str, ...]]:
