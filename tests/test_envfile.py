@@ -106,3 +106,9 @@ def test_line_numbers_skip_blank_lines_before_the_line(tmp_path, monkeypatch):
     assert refusal(tmp_path, "\n  \n\t\nbad line\n", label="L") == 'L:4: cannot parse "bad line" as NAME=value.'
     assert refusal(tmp_path, "A=1\n# c\n\n  B-C=x\n", label="L") == 'L:4: "B-C" is not a valid variable name.'
     assert read(tmp_path, "A=1\n\n\nBARE_UNSET\n", label="L").notes[0].startswith("L:4: BARE_UNSET ")
+
+
+def test_an_empty_env_file_value(tmp_path):
+    empty = EnvFile(tmp_path / "x.env")
+    assert (empty.values, empty.notes, empty.names) == ({}, (), ())
+    assert read(tmp_path, "") == EnvFile(tmp_path / "app.env", {}, ())

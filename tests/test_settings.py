@@ -313,3 +313,7 @@ def test_resolve_reads_process_environment_and_cwd(tmp_path, monkeypatch):
     monkeypatch.setenv("SPLENT_APP", "envprod")
     got = resolve(args())
     assert (got.workspace, got.product, got.env) == (ws.resolve(), "envprod", "dev")
+
+
+def test_default_workspace_is_the_documented_one():
+    assert settings_mod.DEFAULT_WORKSPACE == Path("/workspace")      # --help and README say /workspace
