@@ -53,15 +53,16 @@ def read_env_file(path: Path, *, label: str | None = None) -> EnvFile:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     bare: dict[str, int] = {}
     for binding in parse_stream(io.StringIO(text)):
+        line = _line(binding.original)
         if binding.error:
             text_lines = binding.original.string.strip().splitlines() or [""]
-            raise ConfigError(f'{shown}:{binding.original.line}: cannot parse '
+            raise ConfigError(f'{shown}:{line}: cannot parse '
                               f'"{text_lines[0][:60]}" as NAME=value.')
         if binding.key is not None and not _valid_name(binding.key):
-            raise ConfigError(f'{shown}:{binding.original.line}: "{binding.key}" is not a valid '
+            raise ConfigError(f'{shown}:{line}: "{binding.key}" is not a valid '
                               "variable name.")
         if binding.key is not None and binding.value is None:
-            bare[binding.key] = binding.original.line
+            bare[binding.key] = line
     values, notes = {}, []
     for name, value in dotenv_values(stream=io.StringIO(text), interpolate=True).items():
         if value is not None:
@@ -72,6 +73,12 @@ def read_env_file(path: Path, *, label: str | None = None) -> EnvFile:
             notes.append(f"{shown}:{bare.get(name, '?')}: {name} has no value and is not set in restart's "
                          "environment: left out (not passed as an empty value)")
     return EnvFile(path, values, tuple(notes))
+
+
+def _line(original) -> int:
+    """The line the binding's text starts on: python-dotenv counts the blank lines before it."""
+    blank = original.string[: len(original.string) - len(original.string.lstrip())]
+    return original.line + blank.count("\n")
 
 
 def _valid_name(name: str) -> bool:
