@@ -263,8 +263,10 @@ def installed():
         from urllib.parse import unquote, urlparse
     except ImportError:
         return None
+    # pip drops the current directory from sys.path before it lists (pip/__main__.py): so do we
+    paths = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
     rows, seen = [], set()
-    for dist in metadata.distributions():
+    for dist in metadata.distributions(path=paths):
         name = dist.metadata["Name"]
         key = (name or "").lower().replace("_", "-").replace(".", "-")
         if not name or key in seen:   # pip lists the first of a name found on sys.path
@@ -279,8 +281,8 @@ def installed():
         if direct.get("dir_info", {}).get("editable") and direct.get("url", "").startswith("file:"):
             location = unquote(urlparse(direct["url"]).path)
         else:
-            for folder in sys.path:
-                link = os.path.join(folder or ".", name + ".egg-link")
+            for folder in paths:
+                link = os.path.join(folder, name + ".egg-link")
                 if os.path.isfile(link):
                     with open(link) as f:
                         location = f.readline().strip() or None

@@ -95,8 +95,17 @@ def make_shim(folder: Path) -> Path:
 
 
 def shim_argvs(folder: Path) -> list[list[str]]:
+    """Every logged argv, in order; two entries that concurrent docker calls wrote onto one line
+    (``[…][…]``) are read as two."""
     log = folder / "argv.log"
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    text = log.read_text() if log.exists() else ""
+    decoder, argvs = json.JSONDecoder(), []
+    for line in text.splitlines():
+        i = 0
+        while i < len(line):
+            argv, i = decoder.raw_decode(line, i)
+            argvs.append(argv)
+    return argvs
 
 
 def set_env_value(path: Path, name: str, value: str) -> None:
