@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from restart.app import AppController, AppResult, env_differences, preloaded
 from restart.docker import Docker
 from restart.errors import CommandFailed, ConfigError, Interrupted, RestartError, last_line
+from restart.features import workspace_relative
 from restart.interrupt import deferred
 from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
 from restart.plan import Plan
@@ -116,7 +117,7 @@ def _compose_config(docker: Docker, compose: tuple[str, ...], stack, ws) -> None
     try:
         docker.run(argv, cwd=stack.cwd, timeout=60)
     except CommandFailed as e:
-        raise ConfigError(f"compose rejects the {stack.label} stack's file {_rel(ws, stack.file)}: "
+        raise ConfigError(f"compose rejects the {stack.label} stack's file {workspace_relative(ws)(stack.file)}: "
                           f"{last_line(e.stderr) or e}") from None
 
 
@@ -144,16 +145,11 @@ def _product_config(docker: Docker, compose: tuple[str, ...], plan: Plan) -> str
         docker.run((*compose, "-p", plan.project, "-f", str(file), "config", "-q"), cwd=file.parent,
                    env=env, timeout=60)
     except CommandFailed as e:
-        return (f"compose rejects the product's compose file {_rel(ws, file)} (the `up -d` restart suggests "
+        shown = workspace_relative(ws)(file)
+        return (f"compose rejects the product's compose file {shown} (the `up -d` restart suggests "
                 f"for env changes would fail): {last_line(e.stderr) or e}")
     return ""
 
-
-def _rel(ws, path) -> str:
-    try:
-        return str(path.relative_to(ws))
-    except ValueError:
-        return str(path)
 
 
 def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -> RunResult:

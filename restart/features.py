@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from restart.errors import ConfigError
 
@@ -182,3 +183,13 @@ def parse_entry(entry: object, *, source: str, key: str) -> FeatureRef:
                               "'_', '.' and '-', not starting with '.').")
     return FeatureRef(entry=text, namespace=namespace or DEFAULT_NAMESPACE, name=name,
                       version=version if at else None)
+
+
+def workspace_relative(workspace: Path) -> Callable[[Path], str]:
+    """``path`` as shown to the user: relative to the workspace when inside it, else as is."""
+    def rel(path: Path) -> str:
+        try:
+            return str(Path(path).relative_to(workspace))
+        except ValueError:
+            return str(path)
+    return rel

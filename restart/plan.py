@@ -13,7 +13,7 @@ from typing import Collection
 
 from restart.envfile import EnvFile, read_env_file
 from restart.errors import ConfigError
-from restart.features import FeatureRef, compose_file_in, project_name
+from restart.features import FeatureRef, compose_file_in, project_name, workspace_relative
 from restart.settings import Settings
 
 DEFAULT_COMPOSE = ("docker", "compose")
@@ -119,7 +119,7 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
     from restart.pyproject import find_uvl, read_pyproject
 
     ws, env, product_dir = settings.workspace, settings.env, settings.product_dir
-    rel = _relative_to(ws)
+    rel = workspace_relative(ws)
     compose_file = compose_file_in(product_dir / "docker", env)
     if compose_file is None and not order_only:
         raise ConfigError(f"no compose file for {settings.product}: neither "
@@ -182,14 +182,6 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
                 order=order, stacks=tuple(stacks), links=links, start_script=start, uvl=uvl,
                 notes=tuple(notes))
 
-
-def _relative_to(ws: Path):
-    def rel(path: Path) -> str:
-        try:
-            return str(path.relative_to(ws))
-        except ValueError:
-            return str(path)
-    return rel
 
 
 def _resolve_only(names: tuple[str, ...], features, pyproject: str) -> set[str]:

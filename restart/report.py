@@ -9,16 +9,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from restart.app import preloaded
+from restart.features import workspace_relative
 from restart.plan import Plan, short_label
 
 AGENT = "python3 - <agent on stdin, arguments hex-encoded:>"
 
 
 def _rel(plan: Plan, path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(plan.settings.workspace))
-    except ValueError:
-        return str(path)
+    return workspace_relative(plan.settings.workspace)(path)
 
 
 def _cmd(argv) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restart.errors import ConfigError, RestartError
-from restart.features import EDITABLE, PINNED, FeatureRef, normalize_package
+from restart.features import EDITABLE, PINNED, FeatureRef, normalize_package, workspace_relative
 
 CREATE, REPLACE, REMOVE = "create", "replace", "remove"
 NEW, REMOVED, BUMP, SWITCH = "new", "removed", "bump", "switch"
@@ -64,7 +64,7 @@ def plan_links(workspace: Path, product_dir: Path, features: Sequence[FeatureRef
         the workspace), or a real file or directory where a link belongs (never deleted).
     """
     ws_real = os.path.realpath(workspace)
-    rel = _shower(workspace)
+    rel = workspace_relative(workspace)
     product_real = os.path.realpath(product_dir)
     if not _within(product_real, ws_real):
         raise ConfigError(f"{product_dir} resolves outside the workspace {workspace} ({product_real}).")
@@ -158,14 +158,6 @@ def _need_directory(path: Path, rel: Callable[[Path], str]) -> None:
 def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
-
-def _shower(workspace: Path) -> Callable[[Path], str]:
-    def rel(path: Path) -> str:
-        try:
-            return str(Path(path).relative_to(workspace))
-        except ValueError:
-            return str(path)
-    return rel
 
 
 # --- pip ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Mapping
 
 from restart.errors import INTERRUPTED, OK, ConfigError
+from restart.features import workspace_relative
 from restart.plan import Plan, build_plan, env_file_path, short_label
 from restart.progress import Progress
 from restart.settings import Settings
@@ -130,7 +131,7 @@ def decide(old: Snapshot | None, new: Snapshot) -> Scope:
     if old is None:
         return Scope("no restart has succeeded yet: the whole product", frozenset(s.feature for s in plan.stacks),
                      sync=True, app=True)
-    rel = _rel(plan.settings.workspace)
+    rel = workspace_relative(plan.settings.workspace)
     why, roots = [], set()
     before, after = old.plan.env_file.values, plan.env_file.values
     env_names = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
@@ -193,14 +194,6 @@ def describe(scope: Scope, plan: Plan) -> str:
     parts.append("then the app" if parts else "the app only")
     return f"{scope.why} → {', '.join(parts)}"
 
-
-def _rel(ws: Path):
-    def rel(path: Path) -> str:
-        try:
-            return str(Path(path).relative_to(ws))
-        except ValueError:
-            return str(path)
-    return rel
 
 
 @dataclass
@@ -326,7 +319,7 @@ class Watcher:
                     # armed: anything that changed since the last look, while nothing watched, counts now
                     missed = [p for p, data in read_files(files).items() if self.seen.get(p, data) != data]
                     if missed:
-                        self.cycle(sorted(_rel(ws)(p) for p in missed))
+                        self.cycle(sorted(workspace_relative(ws)(p) for p in missed))
                     if not armed_once:
                         armed_once = True
                         self.progress.line(f"watching {len(files)} inputs in {len(dirs)} folders "
@@ -343,7 +336,7 @@ class Watcher:
                         changed = sorted({Path(p) for _, p in raw if wanted(Path(p))})
                         if not changed:
                             continue
-                        self.cycle([_rel(ws)(p) for p in changed])
+                        self.cycle([workspace_relative(ws)(p) for p in changed])
                         if input_files(self.settings, self.state.plan if self.state else None) != files \
                                 or watched_dirs(ws, files) != dirs:
                             break      # a feature came or went, or a folder appeared: watch anew
