@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from restart.docker import Docker
 from restart.errors import RestartError
-from restart.locate import AppState, WebContainer, run_agent
+from restart.locate import AppState, WebContainer, ask_agent, run_agent
 from restart.progress import Outcome
 
 START_LOG = "/tmp/splent-restart-app.log"
@@ -60,8 +60,7 @@ class AppFailed(RestartError):
     """The app did not come back; carries the log tail to show the user."""
 
     def __init__(self, message: str, log: dict[str, list[str]] | None = None):
-        super().__init__(message)
-        self.log = log or {}
+        super().__init__(message, log=log)
 
 
 @dataclass
@@ -74,33 +73,37 @@ class AppResult:
 
 
 class AppController:
+    """Runs the app's steps (restart/steps.py) and reads their answers; failures carry the log tail."""
+
     def __init__(self, docker: Docker, web: WebContainer, *, port: int, probe_path: str | None,
-                 stop_timeout: float, start_timeout: float, log_files=()) -> None:
+                 start_timeout: float, log_files=()) -> None:
         self.docker, self.web = docker, web
         self.port, self.path = (port, probe_path) if probe_path else (0, "/")
-        self.stop_timeout, self.start_timeout = stop_timeout, start_timeout
+        self.start_timeout = start_timeout
         self.log_files = tuple(log_files) + DEFAULT_LOGS
 
+    def _ask(self, step, env: dict[str, str] | None = None) -> dict:
+        return ask_agent(self.docker, self.web, step.argv, step.agent, timeout=step.timeout or 60, env=env)
+
     # -- exec-managed ---------------------------------------------------------------------
-    def stop(self) -> Outcome:
+    def stop(self, step) -> Outcome:
         started = time.monotonic()
-        res = run_agent(self.docker, self.web, "stop", self.stop_timeout, timeout=self.stop_timeout + 30)
+        res = self._ask(step)
         if res["left"]:
             raise RestartError(f"app processes {res['left']} in {self.web.name} survived SIGKILL.")
         detail = f"{len(res['stopped'])} process(es)" + (f", {len(res['killed'])} needed SIGKILL"
                                                          if res["killed"] else "")
-        return Outcome("stop app", "ok", detail if res["stopped"] else "none was running",
+        return Outcome(step.name, "ok", detail if res["stopped"] else "none was running",
                        time.monotonic() - started)
 
-    def start(self, script: str, env: dict[str, str], workdir: str) -> Outcome:
+    def start(self, step, env: dict[str, str]) -> Outcome:
+        """``docker exec -d``: the start script under the reaper, the env file's values by NAME."""
         started = time.monotonic()
-        argv = ("python3", "-c", REAPER, REAPER_MARK, START_LOG, "bash", script)
-        self.docker.exec(self.web.name, argv, env=env, detach=True, workdir=workdir, timeout=60)
-        return Outcome("start", "ok", script, time.monotonic() - started)
+        self.docker.run(step.argv, env=env, timeout=step.timeout)
+        return Outcome(step.name, "ok", step.target, time.monotonic() - started)
 
-    def verify(self, old_pids=()) -> Outcome:
-        res = run_agent(self.docker, self.web, "wait", self.port, self.path, self.start_timeout,
-                        *old_pids, timeout=self.start_timeout + 30)
+    def verify(self, step) -> Outcome:
+        res = self._ask(step)
         if not res["ok"]:
             why = ("its process exited right after starting" if res.get("exited") else
                    "no app process is running" if not res["pids"] else
@@ -109,7 +112,7 @@ class AppController:
             when = (f"after {res['seconds']:.1f}s" if res.get("exited") else f"within {self.start_timeout:g}s")
             raise AppFailed(f"the app did not come back in {self.web.name} {when}: {why}{last_error(log)}.", log)
         probe = f"answers on :{self.port}{self.path}" if self.port else "process running"
-        return Outcome("verify", "ok", f"{probe}, pid {', '.join(map(str, res['pids'][:3]))}", res["seconds"],
+        return Outcome(step.name, "ok", f"{probe}, pid {', '.join(map(str, res['pids'][:3]))}", res["seconds"],
                        data={"pids": res["pids"], **({"zombies": res["zombies"]} if "zombies" in res else {})})
 
     def log_tail(self, lines: int = 40) -> dict[str, list[str]]:
@@ -119,47 +122,43 @@ class AppController:
             return {}
 
     # -- main-process ---------------------------------------------------------------------
-    def reload(self, state: AppState) -> Outcome:
-        if not state.masters:
-            raise RestartError(f"the app in {self.web.name} is the container's main process but is not a "
-                               "gunicorn master, so it cannot be reloaded gracefully; use --full to "
-                               "restart the container.")
-        master = state.masters[0]
-        res = run_agent(self.docker, self.web, "reload", master, self.start_timeout, self.port, self.path,
-                        timeout=self.start_timeout + 30)
+    def reload(self, step) -> Outcome:
+        res = self._ask(step)
         if not res["ok"]:
-            raise AppFailed(f"gunicorn (pid {master}) in {self.web.name} did not reload within "
+            raise AppFailed(f"gunicorn (pid {step.master}) in {self.web.name} did not reload within "
                             f"{self.start_timeout:g}s (workers {res['before']} → {res['after']}).",
                             self.log_tail())
-        return Outcome("reload gunicorn", "ok",
-                       f"SIGHUP pid {master}, workers {res['before']} → {res['after']}", res["seconds"],
-                       data={"master": master, "workers_before": res["before"], "workers_after": res["after"]})
+        return Outcome(step.name, "ok",
+                       f"SIGHUP pid {step.master}, workers {res['before']} → {res['after']}", res["seconds"],
+                       data={"master": step.master, "workers_before": res["before"], "workers_after": res["after"]})
 
-    def restart_container(self) -> Outcome:
+    def restart_container(self, step) -> Outcome:
         started = time.monotonic()
-        self.docker.restart_container(self.web.name, str(int(self.stop_timeout)))
-        return Outcome("restart container", "ok", self.web.name, time.monotonic() - started)
+        self.docker.run(step.argv, timeout=step.timeout)
+        return Outcome(step.name, "ok", step.target, time.monotonic() - started)
 
-    def recreate(self, argv, env: dict[str, str], cwd) -> Outcome:
-        """``compose up -d --no-deps --force-recreate <web>``: a new container, the same name."""
+    def recreate(self, step) -> Outcome:
+        """``compose up -d --no-deps --force-recreate <web>``: a new container, the same name;
+        compose reads SPLENT_HOST_PROJECT_DIR (a path, not a secret) from its environment."""
         started = time.monotonic()
-        self.docker.run(argv, env=env, cwd=cwd, timeout=self.start_timeout + 120)
-        return Outcome("recreate web container", "ok", f"{self.web.name} recreated", time.monotonic() - started)
+        self.docker.run(step.argv, env={"SPLENT_HOST_PROJECT_DIR": step.host_dir}, cwd=step.cwd,
+                        timeout=step.timeout)
+        return Outcome(step.name, "ok", f"{step.target} recreated", time.monotonic() - started)
 
-    def verify_env(self, values: dict[str, str], names) -> Outcome:
-        """The app's own processes hold the env file's values for ``names`` (compared in the container:
-        the values travel by NAME in the exec's environment, only names come back)."""
+    def verify_env(self, step, values: dict[str, str]) -> Outcome:
+        """The app's own processes hold the env file's values for the step's names (compared in the
+        container: the values travel by NAME in the exec's environment, only names come back)."""
         started = time.monotonic()
-        wanted = {n: values[n] for n in names}
-        res = run_agent(self.docker, self.web, "envdiff", *names, env=wanted)
+        res = self._ask(step, env={n: values[n] for n in step.names})
         if not res["pids"]:
             raise AppFailed(f"no app process in {self.web.name} to check the env of after recreating it.",
                             self.log_tail())
         if res["differ"]:
             raise AppFailed(f"the recreated {self.web.name} still runs the app with old values of "
                             f"{', '.join(res['differ'])}.", self.log_tail())
-        return Outcome("verify env", "ok", f"{len(names)} value(s) applied: {', '.join(names)}",
-                       time.monotonic() - started, data={"applied": list(names), "pids": res["pids"]})
+        names = list(step.names)
+        return Outcome(step.name, "ok", f"{len(names)} value(s) applied: {', '.join(names)}",
+                       time.monotonic() - started, data={"applied": names, "pids": res["pids"]})
 
     def container_logs(self, lines: int = 20) -> dict[str, list[str]]:
         try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from restart import __version__
@@ -147,10 +146,10 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
     from restart.progress import Progress
     from restart.settings import resolve
 
-    progress = Progress(color=not args.no_color and not os.environ.get("NO_COLOR"), quiet=args.quiet,
-                        verbose=args.verbose)
+    progress = Progress(quiet=args.quiet, verbose=args.verbose)    # colour once Settings says so
     try:
         settings = resolve(args)
+        progress.use_color(settings.color)
         if args.watch or args.watch_only:
             if args.print_order or args.dry_run:
                 raise ConfigError("--watch runs restarts; it cannot be combined with --dry-run or --print-order.")
@@ -210,23 +209,21 @@ def _print_order(plan, args) -> int:
 
 def _dry_run(plan, args, progress, runner=None) -> int:
     from restart.docker import Docker
-    from restart.execute import inspect
-    from restart.report import render_plan
+    from restart.execute import preview
+    from restart.report import planned, render_plan
     from restart.runner import ShRunner
 
-    pre, why = None, ""
-    try:  # read-only calls only: what the run would find
-        runner = runner or ShRunner(echo=progress.command if args.verbose else None)
-        pre = inspect(plan, Docker(runner, plan.settings.compose_cmd, plan.settings.engine))
-    except RestartError as e:
-        why = str(e)
+    s = plan.settings
+    runner = runner or ShRunner(echo=progress.command if args.verbose else None)
+    pre, run, why = preview(plan, Docker(runner, s.compose_cmd, s.engine))   # read-only calls only
     for warning in pre.warnings if pre else ():
         progress.line(f"! {warning}", status="warning")
-    text = render_plan(plan, pre, why)
+    text = render_plan(plan, pre, run, why)
     if args.json:
         from restart.report import order_data, zombie_data
 
-        print(json.dumps({"dry_run": True, "plan": text.splitlines(), "order": order_data(plan),
+        print(json.dumps({"dry_run": True, "plan": text.splitlines(), "planned": planned(run, s.engine),
+                          "order": order_data(plan),
                           "container": pre.web.name if pre else None,
                           "mode": pre.state.mode if pre else None,
                           "features": [c.label() for c in pre.changes] if pre else [],

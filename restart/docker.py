@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from restart.compose import V1, V2
+from restart.compose import is_v1 as _is_v1
 from restart.engine import LOCAL, Engine
 from restart.errors import CommandFailed, ConfigError, RestartError, last_line
 from restart.runner import Result, Runner
-
-V2, V1 = ("docker", "compose"), ("docker-compose",)
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class Docker:
 
     @property
     def is_v1(self) -> bool:
-        return bool(self.compose) and self.compose[-1] != "compose"
+        return _is_v1(self.compose or ())
 
     # -- containers -----------------------------------------------------------------------
     def project_containers(self, project: str, *, all_states: bool = False) -> list[str]:
@@ -162,16 +162,9 @@ class Docker:
              stdin: str | None = None) -> Result:
         """``docker exec``; env values ride in the client's environment, argv only says ``-e NAME``;
         ``stdin`` (text) goes to the command's standard input (``-i``)."""
-        cmd = ["docker", "exec"]
-        if detach:
-            cmd.append("-d")
-        if stdin is not None:
-            cmd.append("-i")
-        if workdir:
-            cmd += ["-w", workdir]
-        for name in env or {}:
-            cmd += ["-e", name]
-        return self.run((*cmd, container, *argv), env=env, timeout=timeout, stdin=stdin)
+        cmd = exec_argv(container, argv, env=tuple(env or ()), detach=detach, workdir=workdir,
+                        interactive=stdin is not None)
+        return self.run(cmd, env=env, timeout=timeout, stdin=stdin)
 
     def restart_container(self, container: str, timeout: str) -> Result:
         return self.run(("docker", "restart", "-t", timeout, container), timeout=float(timeout) + 120)
@@ -198,6 +191,21 @@ class Docker:
     def states(self, ids: Sequence[str]) -> list[ContainerState]:
         """Re-read known containers: one cheap ``docker inspect`` instead of a compose run."""
         return [state_from_inspect(c) for c in self.inspect(ids, missing_ok=True)]
+
+
+def exec_argv(container: str, argv: Sequence[str], *, env: Sequence[str] = (), detach: bool = False,
+              workdir: str | None = None, interactive: bool = False) -> tuple[str, ...]:
+    """``docker exec [-d] [-i] [-w DIR] [-e NAME]… CONTAINER ARGV``: names only, values never."""
+    cmd = ["docker", "exec"]
+    if detach:
+        cmd.append("-d")
+    if interactive:
+        cmd.append("-i")
+    if workdir:
+        cmd += ["-w", workdir]
+    for name in env:
+        cmd += ["-e", name]
+    return (*cmd, container, *argv)
 
 
 def parse_compose_ps(text: str) -> list[ContainerState]:

@@ -9,9 +9,17 @@ BUSY = 75           # EX_TEMPFAIL: try again later
 
 
 class RestartError(Exception):
-    """A failure during the restart itself: something was (or may have been) touched."""
+    """A failure during the restart itself: something was (or may have been) touched.
+
+    ``log`` carries the lines that explain it (pip's error tail, the app's log), keyed by
+    where they come from; the CLI shows them under the sentence and --json reports them.
+    """
 
     exit_code = FAILED
+
+    def __init__(self, message: str = "", *, log: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.log: dict[str, list[str]] = dict(log or {})
 
 
 class Interrupted(RestartError):

@@ -115,12 +115,14 @@ def _inspect_all(hosts: list[Host], runner, progresses: dict) -> None:
     from restart.docker import Docker
     from restart.execute import inspect
     from restart.runner import ShRunner
+    from restart.steps import build_steps
 
     def one(h: Host) -> None:
         p = progresses[h.name]
         r = runner or ShRunner(echo=p.command if p.verbose else None)
         try:
             h.inspection = inspect(h.plan, Docker(r, h.plan.settings.compose_cmd, h.engine))
+            build_steps(h.plan, h.inspection)     # an app that cannot be restarted as it runs: before any host
         except RestartError as e:
             h.status, h.error, h.code = BAD_INPUT, str(e), e.exit_code
         except Exception as e:  # a bug: the fleet still reports every host
@@ -211,10 +213,12 @@ def _report(hosts: list[Host], args, progress: Progress, code: int, error: str, 
 def _dry_run(hosts: list[Host], args) -> int:
     """The plan of every host, as the single-host --dry-run prints it, one section per host."""
     from restart.report import render_plan
+    from restart.steps import build_steps
 
     sections = []
     for h in hosts:
-        text = render_plan(h.plan, h.inspection, h.error)
+        run = build_steps(h.plan, h.inspection) if h.inspection and not h.error else None
+        text = render_plan(h.plan, h.inspection, run, h.error)
         sections.append({"context": h.engine.context, "plan": text.splitlines(), "error": h.error or None,
                          "container": h.inspection.web.name if h.inspection else None,
                          "mode": h.inspection.state.mode if h.inspection else None})

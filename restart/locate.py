@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from restart.docker import Docker
+from restart.docker import Docker, exec_argv
 from restart.errors import CommandFailed, ConfigError, RestartError
 
 AGENT_SOURCE: str | None = None
@@ -160,19 +160,30 @@ def app_state(web: WebContainer, data: dict) -> AppState:
     return AppState(EXEC_MANAGED, apps, masters, data["workers"], why, **piles)
 
 
+def agent_call(web: WebContainer, command: str, *args: object, env: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The whole ``docker exec -i [-e NAME]… <web> python3 - COMMAND HEX`` of one agent command."""
+    return exec_argv(web.name, agent_argv(command, *args), env=env, interactive=True)
+
+
 def run_agent(docker: Docker, web: WebContainer, command: str, *args: object, timeout: float = 60,
               env: dict[str, str] | None = None) -> dict:
-    """Run one agent command in the web container and return its JSON answer.
+    """Run one agent command in the web container and return its JSON answer."""
+    return ask_agent(docker, web, agent_call(web, command, *args, env=tuple(env or ())), command,
+                     timeout=timeout, env=env)
 
-    A read-only command killed by a signal (exit 128+n) is run again, up to SIGNAL_RETRIES
+
+def ask_agent(docker: Docker, web: WebContainer, argv: tuple[str, ...], command: str, *, timeout: float = 60,
+              env: dict[str, str] | None = None) -> dict:
+    """Run an :func:`agent_call` argv (the agent's source on stdin) and return its JSON answer.
+
+    A read-only ``command`` killed by a signal (exit 128+n) is run again, up to SIGNAL_RETRIES
     times: the probe's death is no evidence that the app is down.  ``env`` is passed by NAME
     (values in the docker CLI's environment, never on argv).
     """
-    argv = agent_argv(command, *args)
     attempts = 1 + (SIGNAL_RETRIES if command in READ_ONLY_AGENT else 0)
     for attempt in range(attempts):
         try:
-            result = docker.exec(web.name, argv, env=env, stdin=agent_source(), timeout=timeout)
+            result = docker.run(argv, env=env, stdin=agent_source(), timeout=timeout)
             break
         except CommandFailed as e:
             if e.code in (126, 127) and "python3" in e.stderr:

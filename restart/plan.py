@@ -7,7 +7,7 @@ ConfigError here, so a run either has a whole plan or changes nothing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Collection
 
@@ -16,20 +16,22 @@ from restart.errors import ConfigError
 from restart.features import FeatureRef, compose_file_in, project_name, workspace_relative
 from restart.settings import Settings
 
-DEFAULT_COMPOSE = ("docker", "compose")
 START_SCRIPTS = {"dev": "scripts/05_0_start_app_dev.sh", "prod": "scripts/05_1_start_app_prod.sh"}
 
 
 @dataclass(frozen=True)
 class Stack:
-    """One feature stack to restart, with the stacks it must wait for."""
+    """One feature stack to restart, with the stacks it must wait for.
+
+    The compose command line is not here: compose is known only after inspection (v1 or v2),
+    so restart/steps.py builds it from these fields.
+    """
 
     feature: str                      # package name, the graph's node id
     label: str                        # what progress shows: "redis"
     project: str
     file: Path
     cwd: Path
-    argv: tuple[str, ...]
     needs: frozenset[str] = frozenset()
     reasons: tuple[str, ...] = ()     # why it waits: "after redis (demo_spl.uvl:9)"
 
@@ -38,7 +40,6 @@ class Stack:
 class Plan:
     settings: Settings
     product_dir: Path
-    compose: tuple[str, ...]
     compose_file: Path | None               # None only in an order-only plan
     project: str
     env_file: EnvFile
@@ -49,18 +50,11 @@ class Plan:
     start_script: str = ""            # relative to the product, e.g. scripts/05_0_start_app_dev.sh
     uvl: Path | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    sync: bool = True                 # feature links and pip: off with --no-features or no declaration
 
     @property
     def env(self) -> str:
         return self.settings.env
-
-    def with_compose(self, compose: tuple[str, ...]) -> Plan:
-        """The same plan for another compose command (v1 ``docker-compose`` found at run time)."""
-        from dataclasses import replace
-
-        n = len(self.compose)
-        stacks = tuple(replace(s, argv=compose + s.argv[n:]) for s in self.stacks)
-        return replace(self, compose=compose, stacks=stacks)
 
     def restricted(self, stacks: Collection[str], *, sync: bool) -> Plan:
         """The same plan restarting only ``stacks`` (package names) and, unless ``sync``, no feature sync.
@@ -69,10 +63,7 @@ class Plan:
         what the change needs.  ``stacks`` should be closed under dependents (a stack's
         dependents are in it too); a kept stack's needs outside it are left running.
         """
-        from dataclasses import replace
-
-        settings = self.settings if sync else replace(self.settings, no_features=True)
-        return replace(self, settings=settings, links=self.links if sync else (),
+        return replace(self, sync=self.sync and sync, links=self.links if sync else (),
                        stacks=tuple(s for s in self.stacks if s.feature in stacks))
 
 
@@ -89,8 +80,9 @@ def env_file_path(product_dir: Path, env: str) -> Path:
     return docker / ".env"
 
 
-def stack_timeout(settings: Settings) -> str:
-    return str(max(0, math.ceil(settings.timeout)))
+def stack_timeout(settings: Settings) -> int:
+    """compose's ``restart -t`` takes whole seconds: a fractional --timeout rounds up."""
+    return max(0, math.ceil(settings.timeout))
 
 
 def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
@@ -129,12 +121,10 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
     features = config.features
     uvl = find_uvl(ws, product_dir, config)
     notes = []
+    # No features key at all is not a declaration of "no features": leave links and pip alone
+    # rather than remove every link and uninstall every feature the container has.
+    sync = config.declared and not settings.no_features
     if not config.declared and not settings.no_features:
-        # No features key at all is not a declaration of "no features": leave links and pip alone
-        # rather than remove every link and uninstall every feature the container has.
-        from dataclasses import replace
-
-        settings = replace(settings, no_features=True)
         notes.append(f"{rel(config.path)} declares no features (no [tool.splent].features): feature "
                      "links and pip are left as they are; only the app restarts")
     model = None
@@ -156,14 +146,13 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
         raise ConfigError(f"start script {rel(product_dir / start)} does not exist.")
 
     links = ()
-    if not settings.no_features and not order_only:
+    if sync and not order_only:
         from restart.sync import plan_links
 
         links = plan_links(ws, product_dir, features)
 
     by_package = {f.package: f for f in features}
     only = _resolve_only(settings.only, features, rel(product_dir / "pyproject.toml"))
-    compose = settings.compose_cmd or DEFAULT_COMPOSE
     stacks: list[Stack] = []
     with_stack = {p: file for p in order.nodes if (file := by_package[p].compose_file(ws, env))}
     for package in order.nodes:
@@ -171,16 +160,13 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
             continue
         ref = by_package[package]
         file = with_stack[package]
-        project = ref.stack_project(settings.product, env)
-        argv = (*compose, "-p", project, "--env-file", str(env_file.path), "-f", str(file),
-                "restart", "-t", stack_timeout(settings))
         needs = _stack_needs(package, order, set(with_stack) & (only or set(with_stack)))
-        stacks.append(Stack(package, short_label(package), project, file, file.parent, argv,
-                            frozenset(needs), _reasons(package, needs, order)))
-    return Plan(settings=settings, product_dir=product_dir, compose=compose, compose_file=compose_file,
+        stacks.append(Stack(package, short_label(package), ref.stack_project(settings.product, env), file,
+                            file.parent, frozenset(needs), _reasons(package, needs, order)))
+    return Plan(settings=settings, product_dir=product_dir, compose_file=compose_file,
                 project=project_name(settings.product, env), env_file=env_file, features=features,
                 order=order, stacks=tuple(stacks), links=links, start_script=start, uvl=uvl,
-                notes=tuple(notes))
+                notes=tuple(notes), sync=sync)
 
 
 

@@ -34,9 +34,13 @@ class Progress:
                  verbose: bool = False, tty: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
-        self.color = color and self.tty
         self.quiet, self.verbose = quiet, verbose
         self.open: str | None = None
+        self.use_color(color)
+
+    def use_color(self, on: bool) -> None:
+        """Colours on a TTY only; the caller decides (Settings.color: --no-color, NO_COLOR, --json)."""
+        self.color = on and self.tty
         if self.color:
             import colorama
 

@@ -4,37 +4,26 @@ Env-file values never appear here: the plan lists variable NAMES only.
 """
 from __future__ import annotations
 
-import shlex
 from dataclasses import asdict
 from pathlib import Path
 
-from restart.app import preloaded
 from restart.features import workspace_relative
 from restart.plan import Plan, short_label
-
-AGENT = "python3 - <agent on stdin, arguments hex-encoded:>"
 
 
 def _rel(plan: Plan, path: Path) -> str:
     return workspace_relative(plan.settings.workspace)(path)
 
 
-def _cmd(argv) -> str:
-    return shlex.join(argv)
-
-
-def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
-    """The whole run as numbered steps with exact commands (secret values never shown)."""
+def render_plan(plan: Plan, pre=None, run=None, why_no_inspection: str = "") -> str:
+    """The whole run as numbered steps with the exact commands ``run`` (restart.steps.RunSteps)
+    holds: what --dry-run prints is what a run executes.  Secret values are never shown."""
     s = plan.settings
     web = pre.web.name if pre else "<web container>"
     mode = pre.state.mode if pre else "unknown until the web container is inspected"
-    product_path = pre.product_path if pre else f"/workspace/{s.product}"
-    compose = pre.compose if pre else plan.compose
-    if pre and compose != plan.compose:
-        plan = plan.with_compose(compose)
+    compose = run.compose if run else (s.compose_cmd or ("docker", "compose"))
     names = plan.env_file.names
     eng = s.engine
-    dk = " ".join(eng.argv(("docker",)))        # `docker --context NAME` for a named engine
     local, remote = ((" [local workspace]", f" [through {eng.label}]") if eng.remote else ("", ""))
     out = [f"plan for {s.product} ({s.env}) in {s.workspace}" + (" [--full]" if s.full else ""),
            f"  compose project {plan.project}: {_rel(plan, plan.compose_file)} (compose: {' '.join(compose)})",
@@ -58,54 +47,49 @@ def render_plan(plan: Plan, pre=None, why_no_inspection: str = "") -> str:
         out.append(f"{n}. {title}")
         out.extend(f"     {line}" for line in lines)
 
-    if s.no_features:
-        step("feature sync: skipped (--no-features)")
+    sync = run.sync if run else ()
+    links = [st for st in sync if st.kind == "links"]
+    pips = [st for st in sync if st.kind == "pip"]
+    if not plan.sync:
+        step("feature sync: skipped (--no-features)" if s.no_features
+             else "feature sync: skipped (no features declared)")
     else:
-        links = [f"{c.action} {_rel(plan, c.path)}" + (f" -> {c.target}" if c.target else "") for c in plan.links]
-        if pre and pre.links_skipped and plan.links:
-            step(f"feature links: not written{local} ({pre.links_skipped})", *links)
+        if links and links[0].skip:
+            step(f"feature links: not written{local} ({links[0].skip})", *links[0].lines)
         else:
-            step(f"feature links{local}", *(links or ["up to date"]))
+            step(f"feature links{local}", *(links[0].lines if links else ["up to date"]))
         if s.full:
             step("pip: skipped with --full (the entrypoint installs features)")
         elif pre:
             step("pip" + remote + ": " + (f"{len(pre.changes)} change(s)" if pre.changes
                                           else "installed features match"),
-                 *[c.label() for c in pre.changes],
-                 *[_cmd(eng.argv(("docker", "exec", web, *argv))) for argv in pre.pip_argvs])
+                 *[c.label() for c in pre.changes], *[st.shown for st in pips])
         else:
-            step(f"pip{remote}: compare `pip list --format=json` in the web container with the declaration")
-    if plan.stacks:
-        lines = []
-        for st in plan.stacks:
-            after = f"  [{'; '.join(st.reasons)}]" if st.reasons else ""
-            lines.append(f"{st.label}: (cd {_rel(plan, st.cwd)} && {_cmd(eng.argv(st.argv))}){after}")
-        step(f"feature stacks{remote} ({len(plan.stacks)}, up to {s.parallel} at once, each waits until running"
+            step(f"pip{remote}: compare the installed features in the web container with the declaration")
+    stacks = run.stacks if run else ()
+    if stacks:
+        lines = [f"{st.label}: {st.shown}" + (f"  [{'; '.join(st.reasons)}]" if st.reasons else "")
+                 for st in stacks]
+        step(f"feature stacks{remote} ({len(stacks)}, up to {s.parallel} at once, each waits until running"
              f"/healthy, {s.health_timeout:g}s max)", *lines)
     else:
         step("feature stacks: none to restart")
-    env_flags = " ".join(f"-e {name}" for name in names)
-    script = f"{product_path}/{plan.start_script}"
-    if pre and pre.state.mode != "exec-managed":
-        preload = "" if s.full else preloaded(pre.state, pre.web.env)
-        if s.full or preload:
-            why = f" ({preload}: SIGHUP would keep the old code)" if preload else ""
-            step(f"restart the web container (kept, not recreated){why}{remote}",
-                 _cmd(eng.argv(("docker", "restart", "-t", str(int(s.timeout)), web))))
-        else:
-            step(f"graceful reload: SIGHUP to the gunicorn master, wait for new workers{remote}",
-                 f"{dk} exec -i {web} {AGENT} reload <master pid> {s.start_timeout:g} {s.port} {s.probe_path}")
-        step("report env-file values the container cannot see (main process keeps its creation env)")
-    else:
-        step(f"stop the app: SIGTERM flask/watchmedo/gunicorn, SIGKILL after the timeout, check none is left{remote}",
-             f"{dk} exec -i {web} {AGENT} stop {s.timeout:g}")
-        step(f"start (under a parent that reaps the app's processes and exits with it){remote}",
-             f"{dk} exec -d -w {product_path} {env_flags} {web} python3 -c <reaper> "
-             f"splent-restart-reaper /tmp/splent-restart-app.log bash {script}".replace("  ", " "))
-    probe = f"HTTP :{s.port}{s.probe_path}" if s.probe_path else "process only"
-    step(f"verify: app process running and answering ({probe}), {s.start_timeout:g}s max{remote}",
-         f"{dk} exec -i {web} {AGENT} wait {s.port} {s.probe_path or '/'} {s.start_timeout:g}")
+    for st in run.app if run else ():
+        step(st.title + remote, st.shown)
+    if run and run.env_not_applied:
+        step(f"report {len(run.env_not_applied)} env-file value(s) the container cannot see "
+             f"(main process keeps its creation env): {', '.join(run.env_not_applied)}",
+             f"apply with --apply-env or: {run.apply_command}")
+    if not run or not run.app:
+        step("the app: stop, start and verify, or reload: decided once the web container is inspected")
     return "\n".join(out)
+
+
+def planned(run, engine) -> list[dict]:
+    """--json: every step the run takes (or, for --dry-run, would take), as run."""
+    from restart.steps import step_data
+
+    return [step_data(st, engine) for st in run.all] if run else []
 
 
 def init_fix(plan: Plan, pre) -> str:
@@ -181,6 +165,7 @@ def result_data(result) -> dict:
         "mode": pre.state.mode if pre else None,
         "features": [asdict(c) for c in pre.changes] if pre else [],
         "links": [{"action": c.action, "path": str(c.path), "target": c.target} for c in plan.links] if plan else [],
+        "planned": planned(result.run, plan.settings.engine) if plan else [],
         "stacks": [_outcome(o) for o in result.stacks],
         "steps": [_outcome(o) for o in result.steps],
         "app": {"pids_before": result.app.pids_before, "pids_after": result.app.pids_after,

@@ -58,7 +58,7 @@ def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
     except RestartError as e:
         if progress.verbose:
             traceback.print_exc()
-        result.log = result.log or getattr(e, "log", None) or {}
+        result.log = result.log or e.log
         return _ended(result, e.exit_code, str(e))
     except KeyboardInterrupt:
         return _ended(result, INTERRUPTED, "interrupted")

@@ -25,12 +25,7 @@ class Settings:
     product: str
     env: str
     full: bool = False
-    dry_run: bool = False
-    print_order: bool = False
-    json: bool = False
-    quiet: bool = False
-    verbose: bool = False
-    color: bool = False
+    color: bool = False             # human progress in colour: a TTY, no --no-color, no NO_COLOR, no --json
     timeout: float = 10.0
     health_timeout: float = 60.0
     start_timeout: float = 30.0
@@ -46,10 +41,20 @@ class Settings:
     log_files: tuple[str, ...] = ()
     apply_env: bool = False           # main-process: recreate the web container when its env is stale
     engine: Engine = LOCAL          # --context / DOCKER_CONTEXT / DOCKER_HOST: reaches every docker call
+    # SPLENT_HOST_PROJECT_DIR from restart's environment: the workspace as the engine's host sees it
+    # when restart runs inside SPLENT's CLI container; maps workspace paths into the web container.
+    host_project_dir: str | None = None
+    # What compose interpolates SPLENT_HOST_PROJECT_DIR with in the product's mounts for `up -d`:
+    # the environment's, else the workspace .env's, else the workspace itself.
+    compose_host_dir: str | None = None
 
     @property
     def product_dir(self) -> Path:
         return self.workspace / self.product
+
+    @property
+    def host_dir_for_compose(self) -> str:
+        return self.compose_host_dir or self.host_project_dir or str(self.workspace)
 
 
 def read_workspace_env(workspace: Path) -> dict[str, str]:
@@ -136,13 +141,14 @@ def resolve(args, environ: Mapping[str, str] | None = None, cwd: Path | None = N
     contexts = getattr(args, "context", None) or []
     engine = resolve_engine(contexts if len(contexts) == 1 and not getattr(args, "fleet", None) else None, environ)
     return Settings(
-        workspace=workspace, product=product, env=env, full=args.full, dry_run=args.dry_run,
-        print_order=args.print_order, json=args.json, quiet=args.quiet, verbose=args.verbose,
-        color=color, timeout=args.timeout, health_timeout=args.health_timeout,
+        workspace=workspace, product=product, env=env, full=args.full, color=color, timeout=args.timeout,
+        health_timeout=args.health_timeout,
         start_timeout=args.start_timeout, parallel=args.parallel, only=tuple(args.only or ()),
         no_features=args.no_features, keep_going=args.keep_going, no_wait=getattr(args, "no_wait", False),
         compose_cmd=tuple(args.compose_cmd.split()) if args.compose_cmd else None,
         container=args.container, port=args.port,
         probe_path=None if args.no_probe else args.probe_path,
         log_files=tuple(args.log_file or ()), apply_env=getattr(args, "apply_env", False), engine=engine,
+        host_project_dir=environ.get("SPLENT_HOST_PROJECT_DIR") or None,
+        compose_host_dir=environ.get("SPLENT_HOST_PROJECT_DIR") or ws_env.get("SPLENT_HOST_PROJECT_DIR") or None,
     )

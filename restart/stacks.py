@@ -14,14 +14,14 @@ from typing import Callable, Sequence
 
 from restart.docker import ContainerState, Docker
 from restart.errors import CommandFailed, RestartError, last_line
-from restart.plan import Stack
 from restart.progress import Outcome, Progress
+from restart.steps import StackStep
 
 POLL = 0.2
 PROBE_EVERY = 0.25   # how often a stack's own healthcheck is re-run while it is not passing yet
 
 
-def run_dag(stacks: Sequence[Stack], do: Callable[[Stack], Outcome], progress: Progress, *,
+def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], progress: Progress, *,
             workers: int = 4, outcomes: list[Outcome] | None = None) -> list[Outcome]:
     """Run ``do`` over stacks in dependency order, at most ``workers`` at once.
 
@@ -36,14 +36,14 @@ def run_dag(stacks: Sequence[Stack], do: Callable[[Stack], Outcome], progress: P
     pending = {s.feature: s for s in stacks}
     done: dict[str, Outcome] = {}
     outcomes = [] if outcomes is None else outcomes
-    running: dict[Future, Stack] = {}
+    running: dict[Future, StackStep] = {}
 
-    def record(stack: Stack, out: Outcome) -> None:
+    def record(stack: StackStep, out: Outcome) -> None:
         done[stack.feature] = out
         outcomes.append(out)
         progress.finish(out)
 
-    def attempt(stack: Stack) -> Outcome:
+    def attempt(stack: StackStep) -> Outcome:
         started = time.monotonic()
         try:
             out = do(stack)
@@ -88,7 +88,7 @@ def run_dag(stacks: Sequence[Stack], do: Callable[[Stack], Outcome], progress: P
     return outcomes
 
 
-def pending_label(stacks: Sequence[Stack], feature: str) -> str:
+def pending_label(stacks: Sequence[StackStep], feature: str) -> str:
     return next((s.label for s in stacks if s.feature == feature), feature)
 
 
@@ -162,15 +162,14 @@ class ReadinessWatcher:
 class StackRestarter:
     """``do`` for run_dag: compose restart, then wait until running and (if declared) healthy."""
 
-    def __init__(self, docker: Docker, *, health_timeout: float, timeout: float) -> None:
-        self.docker, self.health_timeout, self.timeout = docker, health_timeout, timeout
+    def __init__(self, docker: Docker, *, health_timeout: float) -> None:
+        self.docker, self.health_timeout = docker, health_timeout
         self.watcher = ReadinessWatcher(docker)
 
-    def __call__(self, stack: Stack) -> Outcome:
+    def __call__(self, stack: StackStep) -> Outcome:
         started = time.monotonic()
-        prefix = stack.argv[: stack.argv.index("restart")]
         try:
-            self.docker.run(stack.argv, cwd=stack.cwd, timeout=self.timeout + 120)
+            self.docker.run(stack.argv, cwd=stack.cwd, timeout=stack.timeout)
         except CommandFailed as e:
             if "no containers to restart" in e.stderr.lower():  # compose v1 says so and exits 1
                 return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
@@ -179,7 +178,7 @@ class StackRestarter:
                            time.monotonic() - started, kind="stack")
         deadline = time.monotonic() + self.health_timeout
         try:
-            states = self.docker.stack_states(prefix, stack.cwd)  # compose knows the project's members
+            states = self.docker.stack_states(stack.base, stack.cwd)  # compose knows the project's members
             if not states:
                 return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
                                time.monotonic() - started, kind="stack")

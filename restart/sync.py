@@ -386,8 +386,7 @@ class PipFailed(RestartError):
     """A pip call in the web container failed; ``log`` holds pip's error tail for the CLI."""
 
     def __init__(self, message: str, log: dict[str, list[str]]):
-        super().__init__(message)
-        self.log = log
+        super().__init__(message, log=log)
 
 
 # pip's and setuptools' framing around the real error: true, but says nothing about the fault.
@@ -438,20 +437,35 @@ def pip_error_tail(text: str, limit: int = 12) -> list[str]:
     return [line[margin:] for line in kept]          # nesting kept, common indent dropped
 
 
-def pip_failure(container: str, argv: Sequence[str], stderr: str,
-                changes: Sequence[FeatureChange]) -> PipFailed:
-    """The error for a failed :func:`pip_argvs` call: one sentence naming the container and
+def pip_failure(container: str, verb: str, packages: Sequence[str], stderr: str) -> PipFailed:
+    """The error for a failed :func:`pip_calls` call: one sentence naming the container and
     the features, with pip's key error line; the cleaned tail rides along as ``log``."""
     tail = pip_error_tail(stderr)
     key = next((line.strip() for line in reversed(tail) if _ERROR_LINE.match(line.strip())),
                tail[-1].strip() if tail else "")
-    verb = argv[3] if len(argv) > 3 else "pip"
-    if verb == "install":
-        paths = set(argv[4:])
-        names = [c.package for c in changes if c.kind != REMOVED and c.path in paths]
-    else:
-        names = [c.package for c in changes if c.kind == REMOVED and c.package in argv[4:]]
-    what = f" {'installing' if verb == 'install' else 'uninstalling'} {', '.join(names)}" if names else ""
+    what = f" {'installing' if verb == 'install' else 'uninstalling'} {', '.join(packages)}" if packages else ""
     message = f"pip failed in {container}{what} (no stack or app was touched)"
     log = {f"pip {verb} in {container}": tail} if tail else {}
     return PipFailed(message + (f": {key}" if key else "."), log)
+
+
+@dataclass(frozen=True)
+class PipCall:
+    """One pip call of :func:`pip_argvs`, with its meaning as fields (no argv read back)."""
+
+    verb: str                         # "install" | "uninstall"
+    argv: tuple[str, ...]             # run in the web container
+    packages: tuple[str, ...]         # the features it installs or uninstalls
+
+
+def pip_calls(changes: Sequence[FeatureChange]) -> tuple[PipCall, ...]:
+    """:func:`pip_argvs` with what each call is about: the install first, then the uninstall."""
+    argvs = iter(pip_argvs(changes))
+    calls = []
+    if any(c.kind != REMOVED and c.path for c in changes):
+        packages = tuple(dict.fromkeys(c.package for c in changes if c.kind != REMOVED and c.path))
+        calls.append(PipCall("install", next(argvs), packages))
+    if any(c.kind == REMOVED for c in changes):
+        packages = tuple(dict.fromkeys(c.package for c in changes if c.kind == REMOVED))
+        calls.append(PipCall("uninstall", next(argvs), packages))
+    return tuple(calls)

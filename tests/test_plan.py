@@ -7,6 +7,7 @@ import pytest
 from restart.errors import ConfigError
 from restart.plan import build_plan
 from restart.settings import Settings
+from restart.steps import stack_steps
 
 UVL = """\
 features
@@ -79,26 +80,26 @@ def test_stacks_follow_the_uvl_and_keep_declared_order(tmp_path):
 def test_exact_compose_argv(tmp_path):
     ws = make_workspace(tmp_path, FEATURES)
     plan = build_plan(settings(ws, timeout=7.5, no_features=True))
-    redis = next(s for s in plan.stacks if s.label == "redis")
+    redis = next(s for s in stack_steps(plan, ("docker", "compose")) if s.label == "redis")
     cache = ws / ".splent_cache/features/splent_io/splent_feature_redis@v1.0.0/docker"
     assert redis.argv == ("docker", "compose", "-p", "shop_splent_io_splent_feature_redis_dev",
                           "--env-file", str(ws / "shop/docker/.env"), "-f", str(cache / "docker-compose.yml"),
                           "restart", "-t", "8")
     assert redis.cwd == cache
+    assert redis.base + ("restart", "-t", "8") == redis.argv      # its ps and config -q use the same options
 
 
 def test_compose_v1_is_one_setting(tmp_path):
-    plan = build_plan(settings(make_workspace(tmp_path, FEATURES), no_features=True,
-                               compose_cmd=("docker-compose",)))
-    assert all(s.argv[0] == "docker-compose" and s.argv[1] == "-p" for s in plan.stacks)
-    again = plan.with_compose(("docker", "compose"))
-    assert again.stacks[0].argv[:3] == ("docker", "compose", "-p")
+    plan = build_plan(settings(make_workspace(tmp_path, FEATURES), no_features=True))
+    v1 = stack_steps(plan, ("docker-compose",))
+    assert all(s.argv[0] == "docker-compose" and s.argv[1] == "-p" for s in v1)
+    assert [s.argv[1:] for s in v1] == [s.argv[2:] for s in stack_steps(plan, ("docker", "compose"))]
 
 
 def test_env_values_never_in_plan_argv(tmp_path):
     plan = build_plan(settings(make_workspace(tmp_path, FEATURES), no_features=True))
     assert plan.env_file.names == ("GREETING", "SECRET")
-    assert not any("s3cr3t" in arg for s in plan.stacks for arg in s.argv)
+    assert not any("s3cr3t" in arg for s in stack_steps(plan, ("docker", "compose")) for arg in s.argv)
 
 
 def test_only_filters_and_validates(tmp_path):

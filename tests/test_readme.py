@@ -53,7 +53,7 @@ def test_json_schema_in_readme_matches_result_data():
     documented = json.loads(block)
 
     class Settings:
-        product, env = "demo_app", "dev"
+        product, env, engine = "demo_app", "dev", None
 
     class Plan:
         settings, links = Settings(), ()

@@ -8,30 +8,16 @@ import subprocess
 import sys
 
 from restart import agent
-from restart.app import REAPER, START_LOG, AppController
-from restart.locate import WebContainer
+from restart.app import REAPER, START_LOG
+from restart.steps import start_command
 from tests.rig import wait_until
 
 # What SPLENT's start scripts kill with `pkill -f` (and what restart's agent stops).
 PKILL_PATTERNS = ("flask run", "watchmedo.*auto-restart", "watchmedo", "gunicorn", "auto-restart")
 
 
-class Docker:
-    def __init__(self):
-        self.calls = []
-
-    def exec(self, container, argv, **kw):
-        self.calls.append((container, tuple(argv), kw))
-
-
 def start_argv() -> tuple[str, ...]:
-    docker = Docker()
-    web = WebContainer("demo_app_web", "c-web", "demo_app_web", "test", ())
-    ctl = AppController(docker, web, port=5000, probe_path="/", stop_timeout=1, start_timeout=1)
-    ctl.start("/workspace/demo_app/scripts/05_0_start_app_dev.sh", {"A": "1"}, "/workspace/demo_app")
-    (_, argv, kw), = docker.calls
-    assert kw["detach"] is True
-    return argv
+    return start_command("/workspace/demo_app/scripts/05_0_start_app_dev.sh")
 
 
 def test_start_parent_is_safe_from_splent_pkill_and_not_an_app():

@@ -247,14 +247,21 @@ def stop_reply(result: dict):
     return [(("docker", "exec", "-i", WEB, "python3", "-"), lambda argv: ok(json.dumps(result)))]
 
 
+def stop_step():
+    from restart.locate import agent_call
+    from restart.steps import STOP, AppStep
+
+    return AppStep(STOP, "stop app", "", agent_call(WebContainer(WEB, "id", "web", "t", ()), "stop", 2),
+                   agent="stop", timeout=32)
+
+
 def test_stop_reports_processes_that_needed_sigkill():
     from restart.app import AppController
     from restart.docker import Docker
 
     ctl = AppController(Docker(FakeRunner(stop_reply({"stopped": [1, 2], "killed": [2], "left": []}))),
-                        WebContainer(WEB, "id", "web", "t", ()), port=5000,
-                        probe_path="/", stop_timeout=2, start_timeout=3)
-    assert ctl.stop().detail == "2 process(es), 1 needed SIGKILL"
+                        WebContainer(WEB, "id", "web", "t", ()), port=5000, probe_path="/", start_timeout=3)
+    assert ctl.stop(stop_step()).detail == "2 process(es), 1 needed SIGKILL"
 
 
 def test_stop_refuses_when_a_process_survives_sigkill():
@@ -263,10 +270,9 @@ def test_stop_refuses_when_a_process_survives_sigkill():
     from restart.errors import RestartError
 
     ctl = AppController(Docker(FakeRunner(stop_reply({"stopped": [7], "killed": [7], "left": [7]}))),
-                        WebContainer(WEB, "id", "web", "t", ()), port=5000, probe_path="/", stop_timeout=2,
-                        start_timeout=3)
+                        WebContainer(WEB, "id", "web", "t", ()), port=5000, probe_path="/", start_timeout=3)
     with pytest.raises(RestartError, match=rf"app processes \[7\] in {WEB} survived SIGKILL\."):
-        ctl.stop()
+        ctl.stop(stop_step())
 
 
 # --- main-process gunicorn with --preload ----------------------------------------------------------

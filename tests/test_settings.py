@@ -259,13 +259,28 @@ def test_resolve_passes_every_option(tmp_path):
                        "--no-features", "--keep-going", "--no-wait", "--compose-cmd", "docker  compose",
                        "--container", "web", "--port", "8000", "--no-probe", "--log-file", "/l1",
                        "--log-file", "/l2", "--apply-env", "--context", "ctx"),
-                  {"SPLENT_ENV": "prod", "DOCKER_CONTEXT": "other"}, tmp_path)
+                  {"SPLENT_ENV": "prod", "DOCKER_CONTEXT": "other", "SPLENT_HOST_PROJECT_DIR": "/host/ws"}, tmp_path)
     assert got == Settings(
-        workspace=ws.resolve(), product="other", env="dev", full=True, dry_run=True, print_order=True,
-        json=True, quiet=True, verbose=True, color=False, timeout=3.0, health_timeout=4.0,
+        workspace=ws.resolve(), product="other", env="dev", full=True, color=False, timeout=3.0, health_timeout=4.0,
         start_timeout=5.0, parallel=2, only=("a", "b"), no_features=True, keep_going=True, no_wait=True,
         compose_cmd=("docker", "compose"), container="web", port=8000, probe_path=None,
-        log_files=("/l1", "/l2"), apply_env=True, engine=Engine(context="ctx", source="--context"))
+        log_files=("/l1", "/l2"), apply_env=True, engine=Engine(context="ctx", source="--context"),
+        host_project_dir="/host/ws", compose_host_dir="/host/ws")
+
+
+def test_host_project_dir_maps_from_the_environment_only_compose_also_reads_the_workspace_env(tmp_path):
+    """Mapping container paths trusts only the environment (restart runs inside SPLENT's CLI
+    container); compose's interpolation for `up -d` also takes the workspace .env's value."""
+    ws = workspace(tmp_path / "ws")
+    with (ws / ".env").open("a") as env:
+        env.write("SPLENT_HOST_PROJECT_DIR=/from/ws-env\n")
+    got = resolve(args("--workspace", str(ws)), {}, tmp_path)
+    assert (got.host_project_dir, got.compose_host_dir, got.host_dir_for_compose) == (
+        None, "/from/ws-env", "/from/ws-env")
+    bare = resolve(args("--workspace", str(tmp_path / "ws")), {"SPLENT_HOST_PROJECT_DIR": ""}, tmp_path)
+    assert bare.host_project_dir is None
+    plain = Settings(workspace=ws, product="shop", env="dev")
+    assert plain.host_dir_for_compose == str(ws)
 
 
 def test_resolve_probe_path_kept_without_no_probe(tmp_path):

@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from restart.plan import Stack
 from restart.progress import Outcome, Progress
 from restart.stacks import run_dag
+from restart.steps import STACK, StackStep
 
 
 def stack(name, needs=()):
-    return Stack(name, name, f"p_{name}", Path("/x"), Path("/x"), ("true",), frozenset(needs))
+    return StackStep(STACK, name, name, ("true",), cwd=Path("/x"), feature=name, project=f"p_{name}",
+                     needs=frozenset(needs))
 
 
 class Recorder:

@@ -17,6 +17,7 @@ from restart.sync import (
     diff_features,
     parse_pip_list,
     pip_argvs,
+    pip_calls,
     pip_error_tail,
     pip_failure,
     plan_links,
@@ -434,9 +435,10 @@ def test_pip_error_tail_keeps_the_fault_and_drops_the_framing():
 
 
 def test_pip_failure_names_container_features_and_the_key_line():
-    argv = (*INSTALL, "-e", BROKEN.path, "-e", f"{CACHE}/splent_feature_redis@v1.6.0")
     bump = FeatureChange("bump", "splent_feature_redis", "1.5.6", "1.6.0", f"{CACHE}/splent_feature_redis@v1.6.0")
-    err = pip_failure("app_web", argv, SETUPTOOLS_FAILURE, [bump, BROKEN])
+    (install,) = pip_calls([bump, BROKEN])
+    assert install.verb == "install" and install.argv == pip_argvs([bump, BROKEN])[0]
+    err = pip_failure("app_web", install.verb, install.packages, SETUPTOOLS_FAILURE)
     assert isinstance(err, PipFailed) and err.exit_code == 1
     assert str(err) == ("pip failed in app_web installing splent_feature_redis, splent_feature_broken (no stack "
                         "or app was touched): configuration error: `project.dependencies` must be array")
@@ -446,9 +448,12 @@ def test_pip_failure_names_container_features_and_the_key_line():
 def test_pip_failure_plain_error_line_and_uninstall():
     toml = ("    raise suffixed_err(src, pos, msg)\n"
             "pip._vendor.tomli.TOMLDecodeError: Expected ']' (at line 1, column 9)\n")
-    err = pip_failure("w", (*INSTALL, "-e", BROKEN.path), toml, [BROKEN])
+    err = pip_failure("w", "install", ("splent_feature_broken",), toml)
     assert str(err).endswith("touched): pip._vendor.tomli.TOMLDecodeError: Expected ']' (at line 1, column 9)")
     gone = FeatureChange("removed", "splent_feature_x", "1.0", None, None)
-    err = pip_failure("w", (*UNINSTALL, "splent_feature_x"), "", [gone, BROKEN])
+    install, uninstall = pip_calls([gone, BROKEN])
+    assert (install.packages, uninstall.verb, uninstall.packages) == (("splent_feature_broken",), "uninstall",
+                                                                      ("splent_feature_x",))
+    err = pip_failure("w", uninstall.verb, uninstall.packages, "")
     assert str(err) == "pip failed in w uninstalling splent_feature_x (no stack or app was touched)."
     assert err.log == {}

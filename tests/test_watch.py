@@ -127,8 +127,8 @@ def test_restricted_plan_keeps_only_the_named_stacks(ws):
     plan = snap(ws).plan
     only = plan.restricted({QUEUE, NGINX}, sync=False)
     assert [s.label for s in only.stacks] == ["queue", "nginx"]
-    assert only.settings.no_features and only.links == ()
-    assert plan.restricted(set(), sync=True).settings.no_features is False
+    assert not only.sync and only.links == () and only.settings == plan.settings   # settings stay as resolved
+    assert plan.restricted(set(), sync=True).sync is True
 
 
 def test_watched_paths_are_parent_folders_and_a_missing_feature_is_seen_appearing(ws):
