@@ -88,7 +88,6 @@ class Docker:
         self.engine = engine
         self._compose_checked = False
         self._v1_host: str | None = None
-        self.changing = False   # set once the run starts changing things: engine faults are then exit 1
 
     # -- plumbing -------------------------------------------------------------------------
     def run(self, argv: Sequence[str], **kw) -> Result:
@@ -99,7 +98,7 @@ class Docker:
         except CommandFailed as e:
             known = engine_error(e, self.engine) if argv and argv[0] in ("docker", "docker-compose") else None
             if known is not None:
-                raise (RestartError(str(known)) if self.changing else known) from None
+                raise known from None
             raise
 
     def v1_host(self) -> str:
@@ -165,9 +164,6 @@ class Docker:
         cmd = exec_argv(container, argv, env=tuple(env or ()), detach=detach, workdir=workdir,
                         interactive=stdin is not None)
         return self.run(cmd, env=env, timeout=timeout, stdin=stdin)
-
-    def restart_container(self, container: str, timeout: str) -> Result:
-        return self.run(("docker", "restart", "-t", timeout, container), timeout=float(timeout) + 120)
 
     # -- compose stacks -------------------------------------------------------------------
     def stack_states(self, prefix: Sequence[str], cwd) -> list[ContainerState]:

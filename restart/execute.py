@@ -76,7 +76,7 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
     container (app processes, the start script, the installed features) is one agent call.
     """
     s = plan.settings
-    sync = plan.sync and not s.full and plan.features is not None
+    sync = plan.sync and not s.full
     with ThreadPoolExecutor(max_workers=min(8, len(plan.stacks) + 3)) as pool:
         engine = pool.submit(docker.check_engine)
         detected = pool.submit(docker.detect_compose)
@@ -184,10 +184,12 @@ def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -
     for note in plan.env_file.notes:
         progress.line(f"note: {note}", status="warning")
 
-    docker.changing = True          # from here on a fault may leave something half done: exit 1
-    _sync(run, pre, docker, progress, result)
-    _stacks(run, s, docker, progress, result)
-    _app(plan, run, pre, docker, progress, result)
+    try:
+        _sync(run, pre, docker, progress, result)
+        _stacks(run, s, docker, progress, result)
+        _app(plan, run, pre, docker, progress, result)
+    except ConfigError as e:        # e.g. the engine went away: after the first change, exit 1, not 2
+        raise RestartError(str(e), log=e.log) from None
     bad = [o for o in result.stacks if not o.ok]
     if bad:  # only reachable with --keep-going: the app runs, but the run was not a success
         names = ", ".join(f"{o.name} ({o.status})" for o in bad)

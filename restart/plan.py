@@ -81,7 +81,8 @@ def env_file_path(product_dir: Path, env: str) -> Path:
 
 
 def stack_timeout(settings: Settings) -> int:
-    """compose's ``restart -t`` takes whole seconds: a fractional --timeout rounds up."""
+    """``compose restart -t`` and ``docker restart -t`` take whole seconds: a fractional --timeout
+    rounds up (never less grace than asked for)."""
     return max(0, math.ceil(settings.timeout))
 
 

@@ -60,7 +60,7 @@ def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], pro
                 bad = [n for n in needs if n in done and not done[n].ok]
                 if bad:
                     del pending[stack.feature]
-                    dep = pending_label(stacks, bad[0])
+                    dep = label_of(stacks, bad[0])
                     record(stack, Outcome(stack.label, "skipped", f"{dep} did not restart", kind="stack"))
                 elif not interrupted and all(n in done for n in needs) and len(running) < max(1, workers):
                     del pending[stack.feature]
@@ -88,7 +88,7 @@ def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], pro
     return outcomes
 
 
-def pending_label(stacks: Sequence[StackStep], feature: str) -> str:
+def label_of(stacks: Sequence[StackStep], feature: str) -> str:
     return next((s.label for s in stacks if s.feature == feature), feature)
 
 

@@ -176,10 +176,10 @@ def app_steps(plan: Plan, pre, compose: tuple[str, ...]) -> tuple:
                        f"values of {', '.join(missing)}", web, "envdiff", *missing, env=missing, names=missing)
         return (step, verify, check), "", (), ""
     if s.full or preload:
-        argv = ("docker", "restart", "-t", str(int(s.timeout)), web.name)
+        argv = ("docker", "restart", "-t", str(stack_timeout(s)), web.name)
         why = f" ({preload}: SIGHUP would keep the old code)" if preload else ""
         steps = (AppStep(RESTART, "restart container", f"restart the web container (kept, not recreated){why}",
-                         argv, timeout=float(int(s.timeout)) + 120, shown=_shown(plan, argv), target=web.name),
+                         argv, timeout=s.timeout + 120, shown=_shown(plan, argv), target=web.name),
                  verify)
     elif not state.masters:
         raise RestartError(f"the app in {web.name} is the container's main process but is not a "
