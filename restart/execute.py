@@ -45,7 +45,7 @@ class Inspection:
     state: AppState
     compose: tuple[str, ...] | None       # detected (v2 or v1) or --compose-cmd; None: none works, no stack
     product_path: str                     # the product dir inside the container
-    changes: tuple = ()                   # restart.sync.FeatureChange
+    changes: tuple = ()                   # restart.pip.FeatureChange
     warnings: tuple[str, ...] = ()        # e.g. the product's compose file that compose rejects
     links_skipped: str = ""               # why feature links stay unwritten (a remote engine's container)
 
@@ -104,7 +104,8 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
         warnings = tuple(w for w in [product_check.result() if product_check else ""] if w)
     changes = ()
     if sync:
-        from restart.sync import PIP_LIST, REMOVE, diff_features, parse_pip_list
+        from restart.links import REMOVE
+        from restart.pip import PIP_LIST, diff_features, parse_pip_list
 
         if facts["pip"] is None:          # no importlib.metadata in the container (Python < 3.8): ask pip
             listing = docker.exec(web.name, PIP_LIST, timeout=120).stdout
@@ -216,7 +217,8 @@ def _step(progress: Progress, result: RunResult, name: str, fn) -> Outcome:
 
 
 def _sync(run: RunSteps, pre: Inspection, docker: Docker, progress: Progress, result: RunResult) -> None:
-    from restart.sync import apply_links, pip_failure
+    from restart.links import apply_links
+    from restart.pip import pip_failure
 
     for step in (s for s in run.sync if isinstance(s, LinkStep)):
         if step.skip:

@@ -46,7 +46,7 @@ class Plan:
     features: tuple[FeatureRef, ...]
     order: object                     # restart.graph.Order
     stacks: tuple[Stack, ...]
-    links: tuple = ()                 # restart.sync.LinkChange
+    links: tuple = ()                 # restart.links.LinkChange
     start_script: str = ""            # relative to the product, e.g. scripts/05_0_start_app_dev.sh
     uvl: Path | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -148,7 +148,7 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
 
     links = ()
     if sync and not order_only:
-        from restart.sync import plan_links
+        from restart.links import plan_links
 
         links = plan_links(ws, product_dir, features)
 

@@ -44,7 +44,7 @@ class Step:
 
 @dataclass(frozen=True)
 class LinkStep(Step):
-    links: tuple = ()                 # restart.sync.LinkChange
+    links: tuple = ()                 # restart.links.LinkChange
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def build_steps(plan: Plan, pre) -> RunSteps:
 def sync_steps(plan: Plan, pre) -> tuple[Step, ...]:
     if not plan.sync:
         return ()
-    from restart.sync import pip_calls
+    from restart.pip import pip_calls
 
     rel = _rel(plan)
     steps: list[Step] = []
