@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from restart.docker import Docker
 from restart.errors import RestartError
 from restart.locate import AppState, WebContainer, ask_agent, run_agent
-from restart.progress import Outcome
+from restart.outcome import Outcome
 
 START_LOG = "/tmp/splent-restart-app.log"
 DEFAULT_LOGS = (START_LOG, "/var/log/entrypoint.log", "/var/log/splent/entrypoint.log")

@@ -18,8 +18,9 @@ from restart.errors import CommandFailed, ConfigError, Interrupted, RestartError
 from restart.features import workspace_relative
 from restart.interrupt import deferred
 from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
+from restart.outcome import Outcome
 from restart.plan import Plan
-from restart.progress import Outcome, Progress
+from restart.progress import Progress
 from restart.runner import Runner
 from restart.stacks import StackRestarter, run_dag
 from restart.steps import (

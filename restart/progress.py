@@ -6,27 +6,12 @@ one finished line.  ``-q`` shows only errors; ``--json`` keeps stdout for the JS
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import TextIO
+
+from restart.outcome import Outcome
 
 MARKS = {"ok": "✓", "failed": "✗", "not running": "✗", "timeout": "✗", "skipped": "–",
          "interrupted": "–", "not started": "–", "warning": "!"}
-
-
-@dataclass
-class Outcome:
-    """How one step or stack ended, for progress, the summary and --json."""
-
-    name: str
-    status: str                # ok, failed, not running, timeout, skipped, not started, interrupted
-    detail: str = ""
-    seconds: float = 0.0
-    kind: str = "step"         # step, stack, feature
-    data: dict = field(default_factory=dict)   # facts for --json (pids, workers…)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 class Progress:

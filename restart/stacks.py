@@ -14,7 +14,8 @@ from typing import Callable, Sequence
 
 from restart.docker import ContainerState, Docker
 from restart.errors import CommandFailed, RestartError, last_line
-from restart.progress import Outcome, Progress
+from restart.outcome import Outcome
+from restart.progress import Progress
 from restart.steps import StackStep
 
 POLL = 0.2

@@ -114,7 +114,8 @@ def test_print_order_json_needs_no_docker(capsys, monkeypatch):
 def test_colour_only_on_a_tty_and_never_with_no_color(monkeypatch):
     import io
 
-    from restart.progress import Outcome, Progress
+    from restart.outcome import Outcome
+    from restart.progress import Progress
 
     def mark(**kw):
         buf = io.StringIO()

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from restart.progress import Outcome, Progress
+from restart.outcome import Outcome
+from restart.progress import Progress
 from restart.stacks import run_dag
 from restart.steps import STACK, StackStep
 
