@@ -56,13 +56,6 @@ while True:
 """
 
 
-class AppFailed(RestartError):
-    """The app did not come back; carries the log tail to show the user."""
-
-    def __init__(self, message: str, log: dict[str, list[str]] | None = None):
-        super().__init__(message, log=log)
-
-
 @dataclass
 class AppResult:
     env_not_applied: list[str] = field(default_factory=list)
@@ -110,7 +103,8 @@ class AppController:
                    f"it does not answer on port {self.port}" + (f" (HTTP {res['status']})" if res["status"] else ""))
             log = self.log_tail()
             when = (f"after {res['seconds']:.1f}s" if res.get("exited") else f"within {self.start_timeout:g}s")
-            raise AppFailed(f"the app did not come back in {self.web.name} {when}: {why}{last_error(log)}.", log)
+            raise RestartError(f"the app did not come back in {self.web.name} {when}: {why}{last_error(log)}.",
+                               log=log)
         probe = f"answers on :{self.port}{self.path}" if self.port else "process running"
         return Outcome(step.name, "ok", f"{probe}, pid {', '.join(map(str, res['pids'][:3]))}", res["seconds"],
                        data={"pids": res["pids"], **({"zombies": res["zombies"]} if "zombies" in res else {})})
@@ -125,9 +119,9 @@ class AppController:
     def reload(self, step) -> Outcome:
         res = self._ask(step)
         if not res["ok"]:
-            raise AppFailed(f"gunicorn (pid {step.master}) in {self.web.name} did not reload within "
-                            f"{self.start_timeout:g}s (workers {res['before']} → {res['after']}).",
-                            self.log_tail())
+            raise RestartError(f"gunicorn (pid {step.master}) in {self.web.name} did not reload within "
+                               f"{self.start_timeout:g}s (workers {res['before']} → {res['after']}).",
+                               log=self.log_tail())
         return Outcome(step.name, "ok",
                        f"SIGHUP pid {step.master}, workers {res['before']} → {res['after']}", res["seconds"],
                        data={"master": step.master, "workers_before": res["before"], "workers_after": res["after"]})
@@ -151,11 +145,11 @@ class AppController:
         started = time.monotonic()
         res = self._ask(step, env={n: values[n] for n in step.names})
         if not res["pids"]:
-            raise AppFailed(f"no app process in {self.web.name} to check the env of after recreating it.",
-                            self.log_tail())
+            raise RestartError(f"no app process in {self.web.name} to check the env of after recreating it.",
+                               log=self.log_tail())
         if res["differ"]:
-            raise AppFailed(f"the recreated {self.web.name} still runs the app with old values of "
-                            f"{', '.join(res['differ'])}.", self.log_tail())
+            raise RestartError(f"the recreated {self.web.name} still runs the app with old values of "
+                               f"{', '.join(res['differ'])}.", log=self.log_tail())
         names = list(step.names)
         return Outcome(step.name, "ok", f"{len(names)} value(s) applied: {', '.join(names)}",
                        time.monotonic() - started, data={"applied": names, "pids": res["pids"]})

@@ -245,13 +245,6 @@ def pip_argvs(changes: Sequence[FeatureChange]) -> tuple[tuple[str, ...], ...]:
 
 # --- pip failures ------------------------------------------------------------------------------
 
-class PipFailed(RestartError):
-    """A pip call in the web container failed; ``log`` holds pip's error tail for the CLI."""
-
-    def __init__(self, message: str, log: dict[str, list[str]]):
-        super().__init__(message, log=log)
-
-
 # pip's and setuptools' framing around the real error: true, but says nothing about the fault.
 _PIP_NOISE = re.compile(
     r"(note|hint): |\[notice\]|WARNING: Running pip as the 'root' user|DEPRECATION: |"
@@ -300,7 +293,7 @@ def pip_error_tail(text: str, limit: int = 12) -> list[str]:
     return [line[margin:] for line in kept]          # nesting kept, common indent dropped
 
 
-def pip_failure(container: str, verb: str, packages: Sequence[str], stderr: str) -> PipFailed:
+def pip_failure(container: str, verb: str, packages: Sequence[str], stderr: str) -> RestartError:
     """The error for a failed :func:`pip_calls` call: one sentence naming the container and
     the features, with pip's key error line; the cleaned tail rides along as ``log``."""
     tail = pip_error_tail(stderr)
@@ -309,7 +302,7 @@ def pip_failure(container: str, verb: str, packages: Sequence[str], stderr: str)
     what = f" {'installing' if verb == 'install' else 'uninstalling'} {', '.join(packages)}" if packages else ""
     message = f"pip failed in {container}{what} (no stack or app was touched)"
     log = {f"pip {verb} in {container}": tail} if tail else {}
-    return PipFailed(message + (f": {key}" if key else "."), log)
+    return RestartError(message + (f": {key}" if key else "."), log=log)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from restart.features import parse_entry
 from restart.pip import (
     FeatureChange,
     Installed,
-    PipFailed,
     diff_features,
     parse_pip_list,
     pip_argvs,
@@ -279,7 +278,7 @@ def test_pip_failure_names_container_features_and_the_key_line():
     (install,) = pip_calls([bump, BROKEN])
     assert install.verb == "install" and install.argv == pip_argvs([bump, BROKEN])[0]
     err = pip_failure("app_web", install.verb, install.packages, SETUPTOOLS_FAILURE)
-    assert isinstance(err, PipFailed) and err.exit_code == 1
+    assert type(err) is RestartError and err.exit_code == 1
     assert str(err) == ("pip failed in app_web installing splent_feature_redis, splent_feature_broken (no stack "
                         "or app was touched): configuration error: `project.dependencies` must be array")
     assert err.log == {"pip install in app_web": pip_error_tail(SETUPTOOLS_FAILURE)}
