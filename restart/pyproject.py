@@ -29,7 +29,6 @@ class ProductConfig:
     """What restart needs from ``pyproject.toml``, already validated."""
 
     path: Path
-    name: str                          # [project].name, else the product folder's name
     features: tuple[FeatureRef, ...]   # base list + features_<env>, deduplicated, order kept
     spl: str | None                    # [tool.splent].spl
     spl_version: str | None            # [tool.splent.spl_model].version ("" counts as unset)
@@ -133,13 +132,11 @@ def read_pyproject(path: Path, env: str) -> ProductConfig:
                 raise ConfigError(f'{shown}: {key} entry "{ref.entry}" conflicts with "{first[0].entry}" '
                                   f"in {first[1]} (one package, declared twice in different ways).")
 
-    name = project.get("name")
     spl = _string(splent, "spl", shown, "[tool.splent].spl")
     model = _table(splent, "spl_model", shown, "[tool.splent.spl_model]")
     uvl = _table(splent, "uvl", shown, "[tool.splent.uvl]")
     return ProductConfig(
         path=path,
-        name=name if isinstance(name, str) and name else path.parent.name,
         features=tuple(features),
         spl=spl,
         spl_version=_string(model, "version", shown, "[tool.splent.spl_model].version"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import time
 from dataclasses import dataclass
 from typing import Callable, Collection, Mapping, Protocol, Sequence
 
@@ -25,7 +24,6 @@ class Result:
     code: int
     stdout: str
     stderr: str
-    seconds: float = 0.0
 
 
 class Runner(Protocol):
@@ -93,7 +91,6 @@ class ShRunner:
         if self.echo:
             self.echo(mask(argv, self.secrets))
         child_env = {**os.environ, **(env or {})}  # sh's _env replaces the environment
-        started = time.monotonic()
         try:
             # _new_session: a terminal's Ctrl-C hits the whole foreground process group; children in
             # their own session finish what they started (a compose restart, pip, the agent's stop)
@@ -111,5 +108,4 @@ class ShRunner:
             raise CommandFailed(argv, 127, f"{argv[0]} not found on PATH") from None
         except PermissionError as e:
             raise CommandFailed(argv, 126, f"{argv[0]}: {e.strerror}") from None
-        return Result(argv, proc.exit_code, _text(proc.stdout), _text(proc.stderr),
-                      time.monotonic() - started)
+        return Result(argv, proc.exit_code, _text(proc.stdout), _text(proc.stderr))

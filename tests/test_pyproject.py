@@ -56,7 +56,7 @@ def test_env_merge_keeps_order_and_dedupes_after_normalising(tmp_path):
         "splent-io/splent_feature_theme", "splent-io/splent_feature_redis@v1.5.6",
         "splent-io/splent_feature_nginx@v1.1.0"]
     assert entries(read_pyproject(path, "")) == entries(read_pyproject(path, "test"))[:2]
-    assert dev.name == "innosoft_app" and dev.spl == "cms_spl" and dev.path == path
+    assert dev.spl == "cms_spl" and dev.path == path
     assert (dev.spl_version, dev.spl_doi, dev.uvl_file) == (None, None, None)
 
 
@@ -95,11 +95,7 @@ def test_explicit_empty_features_wins_over_legacy(tmp_path):
 
 def test_no_features_at_all_is_fine(tmp_path):
     config = read_pyproject(product(tmp_path, '[project]\nname = "bare"\n'), "dev")
-    assert config.features == () and config.spl is None and config.name == "bare"
-
-
-def test_name_falls_back_to_the_folder(tmp_path):
-    assert read_pyproject(product(tmp_path, "", name="my_app"), "dev").name == "my_app"
+    assert config.features == () and config.spl is None and config.declared is False
 
 
 def test_spl_model_pin(tmp_path):
@@ -153,7 +149,7 @@ def test_unused_env_list_is_not_read(tmp_path):
 # --- UVL lookup ------------------------------------------------------------------------------
 
 def config(tmp_path, spl="cms_spl", version=None, doi=None, uvl_file=None) -> ProductConfig:
-    return ProductConfig(tmp_path / "app" / "pyproject.toml", "app", (), spl, version, doi, uvl_file)
+    return ProductConfig(tmp_path / "app" / "pyproject.toml", (), spl, version, doi, uvl_file)
 
 
 def meta(folder: Path, doi: str) -> None:
