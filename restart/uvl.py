@@ -8,7 +8,7 @@ recursive-descent parser, stdlib only.
 
 Dialect accepted (a superset of UVL 2 as real files use it):
 
-* sections ``namespace X``, ``include``, ``imports`` (recorded, never followed), ``features``,
+* sections ``namespace X``, ``include``, ``imports`` (syntax checked, never followed), ``features``,
   ``constraints``; a section keyword alone on its line starts the section (quote a feature
   called ``"features"`` to use it as a name);
 * the feature tree by indentation (tabs, spaces or both; a tab counts to the next multiple of
@@ -145,12 +145,8 @@ class Feature:
     """One feature of the tree, where it is and what it carries."""
 
     name: str
-    line: int
-    parent: str | None                 # the feature whose group holds it; None for a root
-    group: str | None                  # that group's kind: "optional", "or", "[1..*]"...
-    attributes: Mapping[str, object]
-    type: str | None = None            # "Integer", "String"... for typed features
-    cardinality: str | None = None     # feature cardinality, e.g. "[1..5]"
+    line: int                          # where it is declared (a second declaration names it)
+    attributes: Mapping[str, object]   # SPLENT's ``package`` among them
 
     @property
     def package(self) -> str:
@@ -161,26 +157,24 @@ class Feature:
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
-    """One constraint, with the lines it spans and its source text (whitespace-normalised)."""
+    """One constraint and the line it starts on (notes name it); an attribute's constraint
+    (``{constraint ...}``) is one too, and is also its feature's attribute value."""
 
     expr: object
     line: int
-    end_line: int
-    text: str
-    feature: str | None = None         # set for a ``{constraint ...}`` attribute of that feature
 
 
 @dataclass(frozen=True)
 class UVLModel:
-    """What a UVL file says, in file order; ``skipped`` lists what was read but not used."""
+    """What restart needs from a UVL file, in file order: its features and constraints.
+
+    ``namespace``, ``include`` and ``imports`` are checked for syntax but not kept: imports are
+    not followed, and nothing else depends on them.
+    """
 
     path: str
-    namespace: str | None
     features: Mapping[str, Feature]
     constraints: tuple[Constraint, ...]
-    skipped: tuple[tuple[int, str], ...]          # (line, reason)
-    imports: tuple[tuple[str, str | None], ...] = ()   # (model, alias), not followed
-    includes: tuple[str, ...] = ()                # language levels, e.g. "Arithmetic.*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,10 +255,6 @@ class _Parser:
         self.i = 0
         self.features: dict[str, Feature] = {}
         self.constraints: list[Constraint] = []
-        self.skipped: list[tuple[int, str]] = []
-        self.imports: list[tuple[str, str | None]] = []
-        self.includes: list[str] = []
-        self.namespace: str | None = None
         self.toks = self._tokenize()
 
     # ------------------------------------------------------------------ errors
@@ -383,7 +373,7 @@ class _Parser:
     def parse(self) -> UVLModel:
         toks = self.toks
         section = None
-        stack: list[tuple[int, bool, str | None, str | None]] = []
+        stack: list[tuple[int, bool, str]] = []
         widths: dict[str, int] = {}
         indent = ""
         i = 0
@@ -401,7 +391,7 @@ class _Parser:
                 following = toks[i + 1][0]
                 if text == "namespace":
                     if section in (None, "include", "imports"):
-                        self.namespace, i = self.reference(i + 1)
+                        _, i = self.reference(i + 1)
                         i = self.end_of_line(i, "the namespace")
                         continue
                 elif following == _NL or following == _EOF:
@@ -423,19 +413,13 @@ class _Parser:
             else:
                 raise self.error_at(tok, f"expected 'features' (or 'namespace', 'include', 'imports', "
                                          f"'constraints') before {_describe(tok)}")
-        return UVLModel(self.path, self.namespace, self.features, tuple(self.constraints),
-                        tuple(self.skipped), tuple(self.imports), tuple(self.includes))
+        return UVLModel(self.path, self.features, tuple(self.constraints))
 
     def import_line(self, i: int) -> int:
-        line = self.toks[i][3]
-        model, i = self.reference(i)
-        alias = None
+        _, i = self.reference(i)
         tok = self.toks[i]
         if tok[0] == _ID and tok[1] == "as":
-            alias, i = self.reference(i + 1)
-        self.imports.append((model, alias))
-        self.skipped.append((line, f"import of {model}" + (f" as {alias}" if alias else "")
-                             + " not followed: its features and constraints are not read"))
+            _, i = self.reference(i + 1)
         return self.end_of_line(i, "the import")
 
     def include_line(self, i: int) -> int:
@@ -445,11 +429,7 @@ class _Parser:
             raise self.error_at(first, f"expected a language level, found {_describe(first)}")
         while toks[i][0] == _ID or toks[i][0] == _OP and toks[i][1] in (".", "*", "-"):
             i += 1
-        last = toks[i - 1]
         self.end_of_line(i, "the language level")
-        level = self.src[first[2]:last[2] + len(last[1])]
-        self.includes.append(level)
-        self.skipped.append((first[3], f"include {level}: language levels are not checked"))
         return i
 
     # ------------------------------------------------------------------ feature tree
@@ -474,14 +454,12 @@ class _Parser:
             if parent is None or parent[1]:
                 where = "under another group" if parent else "at the top of the tree"
                 raise self.error_at(tok, f"group '{group}' must be indented under a feature, not {where}")
-            stack.append((width, True, parent[2], group))
+            stack.append((width, True, parent[2]))
             return i
         if parent is not None and not parent[1]:
             raise self.error_at(tok, f"{_describe(tok)} is indented under feature '{parent[2]}' with no "
                                      "group keyword (mandatory, optional, alternative, or, [n..m]) between")
-        ftype = None
         if kind == _ID and text in _TYPES and toks[i + 1][0] in (_ID, _QID):
-            ftype = text
             i += 1
             tok = toks[i]
         if tok[0] == _ID and toks[i + 1][0] == _NL:       # the common case: a bare name
@@ -489,32 +467,31 @@ class _Parser:
             i += 1
         else:
             name, i = self.reference(i)
-        cardinality = None
+        cardinality = False
         attributes: dict[str, object] = {}
         after = toks[i]
         if after[0] == _ID and after[1] == "cardinality" and toks[i + 1][1] == "[":
-            cardinality, i = self.cardinality(i + 1)
-            after = toks[i]
+            _, i = self.cardinality(i + 1)
+            cardinality, after = True, toks[i]
         if after[0] == _OP and after[1] == "{":
             try:
-                attributes, i = self.attributes(i, name)
+                attributes, i = self.attributes(i)
             except RecursionError:
                 raise self.error_at(after, f"attributes of '{name}' nested too deeply") from None
             after = toks[i]
         if after[0] != _NL and after[0] != _EOF:
             hint = ""
-            if after[0] == _ID and not attributes and cardinality is None:
+            if after[0] == _ID and not attributes and not cardinality:
                 hint = f' (a name with a space must be quoted: "{name} {after[1]}")'
             raise self.error_at(after, f"unexpected {_describe(after)} after feature '{name}'{hint}")
         if name in self.features:
             raise self.error_at(tok, f"feature '{name}' is declared twice (first at line "
                                      f"{self.features[name].line})")
-        self.features[name] = Feature(name, tok[3], parent and parent[2], parent and parent[3],
-                                      attributes, ftype, cardinality)
-        stack.append((width, False, name, None))
+        self.features[name] = Feature(name, tok[3], attributes)
+        stack.append((width, False, name))
         return i
 
-    def attributes(self, i: int, owner: str) -> tuple[dict[str, object], int]:
+    def attributes(self, i: int) -> tuple[dict[str, object], int]:
         """``{...}`` at ``toks[i]``; commas between attributes are optional (SPLENT omits them)."""
         toks = self.toks
         opening = toks[i]
@@ -537,18 +514,18 @@ class _Parser:
                 raise self.error_at(tok, f"expected an attribute name or '}}', found {_describe(tok)}")
             i = self.skip_newlines(i + 1)
             if kind == _ID and key == "constraint":
-                attrs[key], i = self.attribute_constraint(i, owner)
+                attrs[key], i = self.attribute_constraint(i)
             elif kind == _ID and key == "constraints" and toks[i][1] == "[" and toks[i][0] == _OP:
                 items, i = [], self.skip_newlines(i + 1)
                 while not (toks[i][0] == _OP and toks[i][1] == "]"):
-                    item, i = self.attribute_constraint(i, owner)
+                    item, i = self.attribute_constraint(i)
                     items.append(item)
                     i = self.skip_newlines(i)
                     if toks[i][0] == _OP and toks[i][1] == ",":
                         i = self.skip_newlines(i + 1)
                 attrs[key], i = tuple(items), i + 1
             elif self.starts_value(i):
-                attrs[key], i = self.value(i, owner)
+                attrs[key], i = self.value(i)
             else:
                 attrs[key] = True           # a flag: {abstract}
         # not reached
@@ -558,7 +535,7 @@ class _Parser:
         return (kind in (_NUM, _STR, _QID) or kind == _OP and text in ("{", "[", "-")
                 or kind == _ID and text in ("true", "false"))
 
-    def value(self, i: int, owner: str) -> tuple[object, int]:
+    def value(self, i: int) -> tuple[object, int]:
         toks = self.toks
         tok = toks[i]
         kind, text = tok[0], tok[1]
@@ -569,10 +546,10 @@ class _Parser:
         if kind == _ID and text in ("true", "false"):
             return text == "true", i + 1
         if kind == _OP and text == "-" and toks[i + 1][0] == _NUM:
-            number, i = self.value(i + 1, owner)
+            number, i = self.value(i + 1)
             return -number, i
         if kind == _OP and text == "{":
-            return self.attributes(i, owner)
+            return self.attributes(i)
         if kind == _OP and text == "[":
             items, i = [], i + 1
             while True:
@@ -584,14 +561,14 @@ class _Parser:
                     raise self.error_at(tok, "this '[' is never closed")
                 if not self.starts_value(i):
                     raise self.error_at(toks[i], f"expected a value or ']', found {_describe(toks[i])}")
-                item, i = self.value(i, owner)
+                item, i = self.value(i)
                 items.append(item)
         raise self.error_at(tok, f"expected a value, found {_describe(tok)}")
 
-    def attribute_constraint(self, i: int, owner: str) -> tuple[Constraint, int]:
+    def attribute_constraint(self, i: int) -> tuple[Constraint, int]:
         """``{constraint X}`` / ``{constraints [X, Y]}``: a constraint like any other, owned by a feature."""
         self.i = i
-        constraint = self.constraint(depth=1, feature=owner)
+        constraint = self.constraint(depth=1)
         return constraint, self.i
 
     # ------------------------------------------------------------------ constraints
@@ -605,7 +582,7 @@ class _Parser:
                                      "operator such as '=>' or '&' is missing?)")
         return self.i
 
-    def constraint(self, depth: int, feature: str | None = None) -> Constraint:
+    def constraint(self, depth: int) -> Constraint:
         toks = self.toks
         first = toks[self.i]
         try:
@@ -615,10 +592,7 @@ class _Parser:
         if kind == _VALUE:
             raise self.error(start, f"{self.span(start, end)} is a value, not a constraint "
                                     "(compare it with ==, <, >...)")
-        j = self.i - 1
-        while toks[j][0] == _NL:
-            j -= 1
-        constraint = Constraint(node, first[3], toks[j][3], self.span(start, end), feature)
+        constraint = Constraint(node, first[3])
         self.constraints.append(constraint)
         return constraint
 

@@ -69,6 +69,21 @@ def notes(text: str) -> list[str]:
     return [why for _, why in requirements(model_of(text))[1]]
 
 
+def in_attributes(model) -> set[int]:
+    """ids of the constraints written as feature attributes (``{constraint X}``), found by walking
+    the attribute values: the rest of ``model.constraints`` came from the constraints section."""
+    found, stack = set(), [f.attributes for f in model.features.values()]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Constraint):
+            found.add(id(value))
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return found
+
+
 # --------------------------------------------------------------------------- the corpus
 
 
@@ -87,7 +102,7 @@ def test_corpus_file_parses_or_is_rejected_on_purpose(path):
     entry = INDEX.get(path.name)
     if entry and entry["uvlparser_ok"]:       # counts measured with uvlparser (README of the corpus)
         assert len(model.features) == entry["n_features"]
-        assert sum(c.feature is None for c in model.constraints) == entry["n_constraints"]
+        assert len(model.constraints) - len(in_attributes(model)) == entry["n_constraints"]
 
 
 @needs_corpus
@@ -104,30 +119,29 @@ def test_old_busybox_with_namespace_reads_like_the_new_one():
                                 "busybox_2010-05-02_14-17-07.uvl")
     new = load_uvl(CORPUS_DIR / "uvl-models__Feature_Models__Operating_Systems__BusyBox__"
                                 "busybox_2010-05-02_14-17-07.uvl")
-    assert old.namespace == "__Root__" and new.namespace is None
     assert list(old.features) == list(new.features) and len(old.features) == 631
-    assert [c.text for c in old.constraints] == [c.text for c in new.constraints]
+    assert [c.expr for c in old.constraints] == [c.expr for c in new.constraints]
     assert len(old.constraints) == 681
 
 
 # Hand-written expectations for the files uvlparser rejects (it cannot serve as an oracle there).
-# name -> (features in file order, {feature: package}, requirements, namespace)
+# name -> (features in file order, {feature: package}, requirements)
 HAND = {
-    "splent_cli__product_uvl_template.uvl": (["my_product"], {}, set(), None),
+    "splent_cli__product_uvl_template.uvl": (["my_product"], {}, set()),
     "splent_cli__test_check_deps_product_guards__L109.uvl": (
         ["profile", "auth"], {"profile": "splent_feature_profile", "auth": "splent_feature_auth"},
-        {("profile", "auth")}, None),
+        {("profile", "auth")}),
     "splent_cli__test_export_puml_parsers__L83.uvl": (
-        ["auth"], {"auth": "splent_feature_auth"}, {("profile", "auth")}, None),
+        ["auth"], {"auth": "splent_feature_auth"}, {("profile", "auth")}),
     "splent_cli__test_uvl_sync_metadata__L55.uvl": (
         ["myapp", "auth", "redis", "mail"],
         {"auth": "splent_feature_auth", "redis": "splent_feature_redis", "mail": "splent_feature_mail"},
-        set(), None),
+        set()),
     "splent-io_splent_catalog__cms_spl.uvl.bak__9af37ce.uvl": (
         ["cms_spl", "theme", "team"], {"theme": "splent_feature_theme", "team": "splent_feature_team"},
-        set(), None),
+        set()),
     "uvl-models@ddae253__Feature_Models__Operating_Systems__BusyBox__busybox_2010-05-02_14-17-07.uvl": (
-        None, {}, set(), "__Root__"),
+        None, {}, set()),
 }
 
 
@@ -135,21 +149,19 @@ HAND = {
 @pytest.mark.parametrize("name", sorted(HAND))
 def test_files_uvlparser_rejects_match_hand_written_expectations(name):
     model = load_uvl(CORPUS_DIR / name)
-    features, packages, required, namespace = HAND[name]
+    features, packages, required = HAND[name]
     if features is not None:
         assert list(model.features) == features
     for feature, package in packages.items():
         assert model.features[feature].package == package
     assert {(r.feature, r.requires) for r in requirements(model)[0]} == required
-    assert model.namespace == namespace
 
 
 @needs_corpus
 def test_splent_quirks_in_real_files():
     cms = load_uvl(SPLENT_DIR / "splent-io_splent_catalog__cms_spl.uvl.bak__9af37ce.uvl")
     # 8 spaces then two tabs for one level, an empty mandatory group and a blank line between
-    assert cms.features["theme"].parent == "cms_spl" and cms.features["theme"].group == "optional"
-    assert cms.features["team"].parent == "cms_spl"
+    assert list(cms.features) == ["cms_spl", "theme", "team"]
     assert cms.constraints == ()
     old = load_uvl(SPLENT_DIR / "splent-io_splent_catalog__sample_splent_spl.uvl.bak__9af37ce.uvl")
     assert "sample_splent_app" in old.features                      # root line has a trailing space
@@ -167,9 +179,7 @@ def test_sample_splent_model_exactly():
     assert list(model.features) == ["sample_splent_spl", "auth", "public", "redis", "mail",
                                     "confirmemail", "profile", "reset"]
     auth = model.features["auth"]
-    assert (auth.line, auth.parent, auth.group, auth.package) == (4, "sample_splent_spl", "mandatory",
-                                                                  "splent_feature_auth")
-    assert model.features["redis"].group == "optional"
+    assert (auth.line, auth.package) == (4, "splent_feature_auth")
     assert requirements(model) == ((
         Requirement("profile", "auth", 18), Requirement("confirmemail", "mail", 19),
         Requirement("reset", "mail", 20), Requirement("confirmemail", "auth", 21),
@@ -354,8 +364,9 @@ def test_differential_against_uvlparser(path):
     features, top, attribute = expected
     model = load_uvl(path)
     assert tuple(model.features) == features
-    ours_top = tuple(shape(c.expr) for c in model.constraints if c.feature is None)
-    ours_attribute = tuple(shape(c.expr) for c in model.constraints if c.feature is not None)
+    attribute_ids = in_attributes(model)
+    ours_top = tuple(shape(c.expr) for c in model.constraints if id(c) not in attribute_ids)
+    ours_attribute = tuple(shape(c.expr) for c in model.constraints if id(c) in attribute_ids)
     assert ours_top == top
     assert ours_attribute == attribute
     oracle_edges = set().union(*(edges_from_shape(s) for s in top + attribute))
@@ -460,9 +471,8 @@ def test_multi_line_constraints():
             "      // a comment inside\n"
             "      | M) => N\n")
     model = model_of(text)
-    assert [(c.line, c.end_line) for c in model.constraints] == [
-        (2, 3), (4, 5), (6, 7), (8, 8), (9, 9), (10, 10), (11, 14)]
-    assert model.constraints[0].text == "A => (B & C)"
+    assert [c.line for c in model.constraints] == [2, 4, 6, 8, 9, 10, 11]
+    assert model.constraints[0].expr == Implies(Ref("A"), And(Ref("B"), Ref("C")))
     assert reqs(text) == {("A", "B"), ("A", "C"), ("D", "E"), ("F", "G"), ("H", "I"),
                           ("L", "N"), ("M", "N")}
 
@@ -480,10 +490,11 @@ def test_arithmetic_is_kept_not_misread():
 def test_constraints_in_attributes_count_as_constraints():
     model = model_of("features\n  R\n    optional\n      B {constraints [B => C, B => D], x 1}\n"
                      "      C {constraint C => D}\n      D\n")
-    assert [(c.feature, c.text, c.line) for c in model.constraints] == [
-        ("B", "B => C", 4), ("B", "B => D", 4), ("C", "C => D", 5)]
+    assert [(c.expr, c.line) for c in model.constraints] == [
+        (Implies(Ref("B"), Ref("C")), 4), (Implies(Ref("B"), Ref("D")), 4), (Implies(Ref("C"), Ref("D")), 5)]
     assert model.features["B"].attributes["x"] == 1
-    assert isinstance(model.features["C"].attributes["constraint"], Constraint)
+    assert model.features["B"].attributes["constraints"] == model.constraints[:2]
+    assert model.features["C"].attributes["constraint"] is model.constraints[2]
     assert reqs("features\n  R\n    optional\n      B {constraint B => C}\n      C") == {("B", "C")}
 
 
@@ -507,13 +518,8 @@ def test_groups_cardinalities_and_types():
                      "            Real r\n"
                      "            Boolean \"b\"\n")
     f = model.features
-    assert list(f) == ["A", "B", "E", "C", "F", "G", "H h", "r", "b"]
-    assert (f["B"].group, f["B"].cardinality, f["B"].parent) == ("[2..3]", "[1..5]", "A")
-    assert (f["E"].group, f["E"].parent) == ("[1..*]", "B")
-    assert (f["F"].group, f["G"].group) == ("[2]", "alternative")
-    assert (f["G"].type, f["H h"].type) == ("Integer", "String")
-    assert (f["r"].type, f["r"].group, f["b"].type) == ("Real", "or", "Boolean")
-    assert (f["A"].parent, f["A"].group, f["A"].line, f["G"].line) == (None, None, 2, 11)
+    assert list(f) == ["A", "B", "E", "C", "F", "G", "H h", "r", "b"]      # types are not names
+    assert (f["A"].line, f["G"].line) == (2, 11) and f["G"].attributes == {"Price": 3}
 
 
 def test_indentation_tabs_spaces_and_mixes():
@@ -529,11 +535,16 @@ def test_indentation_tabs_spaces_and_mixes():
             "\n"
             "\t\toptional\n"       # empty group, blank line, next group
             "\t\t\tC\n")
-    f = model_of(text).features
-    assert (f["A"].parent, f["A"].group) == ("R", "mandatory")
-    assert (f["A1"].parent, f["A1"].group) == ("A", "optional")
-    assert (f["B"].parent, f["B"].group) == ("R", "optional")
-    assert (f["C"].parent, f["C"].group) == ("R", "optional")
+    assert list(model_of(text).features) == ["R", "A", "A1", "B", "C"]
+    # Where each feature sits, seen through the one error that names a parent: a feature one
+    # level deeper with no group keyword between.
+    lines = text.splitlines(keepends=True)
+    for after, deeper, parent in [(4, "\t\t\t\tZ\n", "A"),          # "\t\t  \tA" is 12 columns wide
+                                  (6, "\t\t\t\t\t\tZ\n", "A1"),
+                                  (8, "\t\t\t\tZ\n", "B"),          # B is under the 8-space group
+                                  (12, "\t\t\t\tZ\n", "C")]:
+        with pytest.raises(UVLSyntaxError, match=f"'Z' is indented under feature '{parent}' with no group"):
+            model_of("".join(lines[:after] + [deeper] + lines[after:]))
 
 
 def test_line_endings_bom_and_no_final_newline():
@@ -544,7 +555,6 @@ def test_line_endings_bom_and_no_final_newline():
         other = model_of(variant)
         assert other.features == base.features
         assert other.constraints == base.constraints
-        assert other.namespace == "N"
 
 
 def test_quoted_and_dotted_names_and_comments():
@@ -583,11 +593,7 @@ def test_package_defaults_to_the_name():
 def test_sections_imports_includes_and_skips():
     model = model_of("namespace Shop.Main\ninclude\n    Boolean.*\n    Arithmetic.aggregate-function\n"
                      "imports\n    Topping as top\n    sub.Size\nfeatures\n    Pizza\n")
-    assert model.namespace == "Shop.Main"
-    assert model.includes == ("Boolean.*", "Arithmetic.aggregate-function")
-    assert model.imports == (("Topping", "top"), ("sub.Size", None))
-    assert [line for line, _ in model.skipped] == [3, 4, 6, 7]
-    assert "not followed" in model.skipped[2][1]
+    assert list(model.features) == ["Pizza"] and model.constraints == ()
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "// only a comment", "features\n", "constraints\n",
@@ -599,7 +605,7 @@ def test_empty_models_are_valid(text):
 
 def test_several_roots_and_a_trailing_space_on_the_root():
     f = model_of("features\n    a \n    b {package 'p'}\n        optional\n            c\n").features
-    assert [(x.name, x.parent) for x in f.values()] == [("a", None), ("b", None), ("c", "b")]
+    assert [x.name for x in f.values()] == ["a", "b", "c"]
 
 
 def test_long_constraints_do_not_hit_the_recursion_limit():
