@@ -11,6 +11,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+
 from restart.errors import ConfigError
 
 
@@ -35,9 +38,6 @@ def read_env_file(path: Path, *, label: str | None = None) -> EnvFile:
     NAME's value from restart's own environment, as ``docker run --env-file`` does; unset
     there, it is left out with a note (never passed as an empty value).
     """
-    from dotenv import dotenv_values
-    from dotenv.parser import parse_stream
-
     shown = label or str(path)
     try:
         raw = path.read_bytes()

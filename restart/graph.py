@@ -96,6 +96,8 @@ def order_features(declared: Sequence[str], model: UVLModel | None) -> Order:
         return Order(tuple(declared), (tuple(declared),) if declared else (), (), (),
                      {node: frozenset() for node in declared})
 
+    # Lazy on purpose (~120 ms, most of the planning budget): only a product with a UVL model needs
+    # the graph; planning one without a model, and --help, never load networkx.
     import networkx as nx
 
     src = os.path.basename(model.path)

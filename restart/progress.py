@@ -8,6 +8,9 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+import colorama
+from colorama import Fore, Style
+
 from restart.outcome import Outcome
 
 MARKS = {"ok": "✓", "failed": "✗", "not running": "✗", "timeout": "✗", "skipped": "–",
@@ -27,15 +30,11 @@ class Progress:
         """Colours on a TTY only; the caller decides (Settings.color: --no-color, NO_COLOR, --json)."""
         self.color = on and self.tty
         if self.color:
-            import colorama
-
             colorama.just_fix_windows_console()
 
     def _paint(self, text: str, status: str) -> str:
         if not self.color:
             return text
-        from colorama import Fore, Style
-
         colour = {"ok": Fore.GREEN, "warning": Fore.YELLOW, "skipped": Style.DIM,
                   "not started": Style.DIM, "interrupted": Fore.YELLOW}.get(status, Fore.RED)
         return f"{colour}{text}{Style.RESET_ALL}"

@@ -85,7 +85,9 @@ class ShRunner:
             env: Mapping[str, str] | None = None, timeout: float | None = None,
             ok: Collection[int] = (0,), stdin: str | None = None) -> Result:
         """Run argv; ``stdin`` (text) is fed to the child, which otherwise gets no input at all."""
-        import sh  # sh costs ~40 ms to import; --help and --dry-run never need it
+        # Lazy on purpose (~50 ms): --print-order imports this module (report → app → docker) but
+        # never runs a command; only a run or --dry-run pays for sh.
+        import sh
 
         argv = tuple(str(a) for a in argv)
         if self.echo:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 from restart.engine import LOCAL, Engine, resolve_engine
+from restart.envfile import read_env_file
 from restart.errors import ConfigError
 
 ENVS = ("dev", "prod")
@@ -62,8 +63,6 @@ def read_workspace_env(workspace: Path) -> dict[str, str]:
     path = workspace / ".env"
     if not path.is_file():
         return {}
-    from restart.envfile import read_env_file
-
     return read_env_file(path).values
 
 
