@@ -17,8 +17,10 @@ from restart.docker import Docker
 from restart.errors import CommandFailed, ConfigError, Interrupted, RestartError, last_line
 from restart.features import workspace_relative
 from restart.interrupt import deferred
+from restart.links import REMOVE, apply_links
 from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
 from restart.outcome import Outcome
+from restart.pip import PIP_LIST, diff_features, parse_pip_list, pip_failure
 from restart.plan import Plan
 from restart.progress import Progress
 from restart.runner import Runner
@@ -105,9 +107,6 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
         warnings = tuple(w for w in [product_check.result() if product_check else ""] if w)
     changes = ()
     if sync:
-        from restart.links import REMOVE
-        from restart.pip import PIP_LIST, diff_features, parse_pip_list
-
         if facts["pip"] is None:          # no importlib.metadata in the container (Python < 3.8): ask pip
             listing = docker.exec(web.name, PIP_LIST, timeout=120).stdout
         else:
@@ -218,9 +217,6 @@ def _step(progress: Progress, result: RunResult, name: str, fn) -> Outcome:
 
 
 def _sync(run: RunSteps, pre: Inspection, docker: Docker, progress: Progress, result: RunResult) -> None:
-    from restart.links import apply_links
-    from restart.pip import pip_failure
-
     for step in (s for s in run.sync if isinstance(s, LinkStep)):
         if step.skip:
             out = Outcome(step.name, "skipped", step.skip)

@@ -16,11 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TextIO
 
+from restart.docker import Docker
 from restart.engine import Engine, read_fleet
 from restart.errors import FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
+from restart.execute import inspect
 from restart.plan import Plan, build_plan
 from restart.progress import Progress
+from restart.report import render_plan, result_data
+from restart.run import run_once
+from restart.runner import ShRunner
 from restart.settings import Settings
+from restart.steps import build_steps
 
 RESTARTED, FAILED_HOST, BAD_INPUT, NOT_TOUCHED, INTERRUPTED_HOST = (
     "restarted", "failed", "bad input", "not touched", "interrupted")
@@ -112,11 +118,6 @@ def _for_engine(plan: Plan, engine: Engine) -> Plan:
 
 def _inspect_all(hosts: list[Host], runner, progresses: dict) -> None:
     """The read-only pass, all hosts at once: engine, compose, web container, app mode, pip list."""
-    from restart.docker import Docker
-    from restart.execute import inspect
-    from restart.runner import ShRunner
-    from restart.steps import build_steps
-
     def one(h: Host) -> None:
         p = progresses[h.name]
         r = runner or ShRunner(echo=p.command if p.verbose else None)
@@ -133,8 +134,6 @@ def _inspect_all(hosts: list[Host], runner, progresses: dict) -> None:
 
 
 def _roll(hosts: list[Host], args, runner, progress: Progress, progresses: dict, started: float) -> int:
-    from restart.run import run_once
-
     def one(h: Host) -> Host:
         t0 = time.monotonic()
         h.result = run_once(h.plan.settings, runner, progresses[h.name], plan=h.plan)
@@ -196,8 +195,6 @@ def _report(hosts: list[Host], args, progress: Progress, code: int, error: str, 
     else:
         progress.error(f"fleet stopped: {summary}.")
     if args.json:
-        from restart.report import result_data
-
         data = {"fleet": True, "outcome": "ok" if code == OK else "interrupted" if code == INTERRUPTED
                 else "failed" if any(h.status == RESTARTED or h.status == FAILED_HOST for h in hosts) else "error",
                 "exit_code": code, "error": error or None, "batch": args.batch,
@@ -212,9 +209,6 @@ def _report(hosts: list[Host], args, progress: Progress, code: int, error: str, 
 
 def _dry_run(hosts: list[Host], args) -> int:
     """The plan of every host, as the single-host --dry-run prints it, one section per host."""
-    from restart.report import render_plan
-    from restart.steps import build_steps
-
     sections = []
     for h in hosts:
         run = build_steps(h.plan, h.inspection) if h.inspection and not h.error else None

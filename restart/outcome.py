@@ -17,7 +17,6 @@ class Outcome:
     status: str                # ok, failed, not running, timeout, skipped, not started, interrupted
     detail: str = ""
     seconds: float = 0.0
-    kind: str = "step"         # step, stack, feature
     data: dict = field(default_factory=dict)   # facts for --json (pids, workers…)
 
     @property

@@ -222,7 +222,7 @@ def pip_argvs(changes: Sequence[FeatureChange]) -> tuple[tuple[str, ...], ...]:
     the container exactly as it was: nothing has been uninstalled yet.  Only removed features
     are uninstalled.  Bumps and switches are not: ``pip install -e`` replaces an installed
     distribution of the same name itself, and if the install fails it rolls the old one back,
-    so the container never ends up without the feature.  The subcommand is always ``argv[3]``.
+    so the container never ends up without the feature.  :func:`pip_calls` says what each is about.
 
     Examples
     --------

@@ -14,7 +14,11 @@ from typing import Collection
 from restart.envfile import EnvFile, read_env_file
 from restart.errors import ConfigError
 from restart.features import FeatureRef, compose_file_in, project_name, workspace_relative
+from restart.graph import order_features
+from restart.links import plan_links
+from restart.pyproject import find_uvl, read_pyproject
 from restart.settings import Settings
+from restart.uvl import load_uvl
 
 START_SCRIPTS = {"dev": "scripts/05_0_start_app_dev.sh", "prod": "scripts/05_1_start_app_prod.sh"}
 
@@ -108,9 +112,6 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
     ConfigError
         For any bad or missing input; nothing has been changed when it is raised.
     """
-    from restart.graph import order_features
-    from restart.pyproject import find_uvl, read_pyproject
-
     ws, env, product_dir = settings.workspace, settings.env, settings.product_dir
     rel = workspace_relative(ws)
     compose_file = compose_file_in(product_dir / "docker", env)
@@ -130,8 +131,6 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
                      "links and pip are left as they are; only the app restarts")
     model = None
     if uvl is not None:
-        from restart.uvl import load_uvl
-
         model = load_uvl(uvl, rel(uvl))
         if not model.features:
             raise ConfigError(f"the UVL model {rel(uvl)} is empty (it defines no features); restore it, "
@@ -148,8 +147,6 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
 
     links = ()
     if sync and not order_only:
-        from restart.links import plan_links
-
         links = plan_links(ws, product_dir, features)
 
     by_package = {f.package: f for f in features}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from restart.features import workspace_relative
 from restart.plan import Plan, short_label
+from restart.steps import step_data
 
 
 def _rel(plan: Plan, path: Path) -> str:
@@ -87,8 +88,6 @@ def render_plan(plan: Plan, pre=None, run=None, why_no_inspection: str = "") -> 
 
 def planned(run, engine) -> list[dict]:
     """--json: every step the run takes (or, for --dry-run, would take), as run."""
-    from restart.steps import step_data
-
     return [step_data(st, engine) for st in run.all] if run else []
 
 

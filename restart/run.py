@@ -12,6 +12,7 @@ import traceback
 
 from restart.errors import BUSY, FAILED, INTERRUPTED, OK, RestartError
 from restart.execute import RunResult, execute
+from restart.lock import RunLock, engine_name, lock_path
 from restart.plan import Plan, build_plan
 from restart.progress import Progress
 from restart.runner import Runner, ShRunner, secrets_of
@@ -70,8 +71,6 @@ def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
 
 def run_lock(plan: Plan, progress: Progress):
     """The lock of this product on this run's engine (restart/lock.py says where and why)."""
-    from restart.lock import RunLock, engine_name, lock_path
-
     s = plan.settings
     engine = engine_name(s.engine.context, s.engine.host)
     return RunLock(lock_path(s.workspace, plan.project, engine), plan.project, engine, no_wait=s.no_wait,

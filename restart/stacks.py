@@ -49,7 +49,7 @@ def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], pro
         try:
             out = do(stack)
         except RestartError as e:
-            out = Outcome(stack.label, "failed", str(e), kind="stack")
+            out = Outcome(stack.label, "failed", str(e))
         out.seconds = out.seconds or time.monotonic() - started
         return out
 
@@ -62,7 +62,7 @@ def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], pro
                 if bad:
                     del pending[stack.feature]
                     dep = label_of(stacks, bad[0])
-                    record(stack, Outcome(stack.label, "skipped", f"{dep} did not restart", kind="stack"))
+                    record(stack, Outcome(stack.label, "skipped", f"{dep} did not restart"))
                 elif not interrupted and all(n in done for n in needs) and len(running) < max(1, workers):
                     del pending[stack.feature]
                     progress.start(stack.label)
@@ -70,7 +70,7 @@ def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], pro
             if not running:
                 if pending and interrupted:
                     for stack in pending.values():
-                        record(stack, Outcome(stack.label, "not started", "interrupted", kind="stack"))
+                        record(stack, Outcome(stack.label, "not started", "interrupted"))
                     pending.clear()
                 if pending and not interrupted:  # nothing runnable: needs outside this run
                     raise RestartError("internal: stacks wait on each other: " + ", ".join(pending))
@@ -174,15 +174,15 @@ class StackRestarter:
         except CommandFailed as e:
             if "no containers to restart" in e.stderr.lower():  # compose v1 says so and exits 1
                 return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
-                               time.monotonic() - started, kind="stack")
+                               time.monotonic() - started)
             return Outcome(stack.label, "failed", f"compose restart failed: {last_line(e.stderr) or e}",
-                           time.monotonic() - started, kind="stack")
+                           time.monotonic() - started)
         deadline = time.monotonic() + self.health_timeout
         try:
             states = self.docker.stack_states(stack.base, stack.cwd)  # compose knows the project's members
             if not states:
                 return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
-                               time.monotonic() - started, kind="stack")
+                               time.monotonic() - started)
             passed: set[str] = set()
             if all(s.id for s in states):
                 # compose ps can call a container running that exited meanwhile: decide on docker inspect
@@ -190,20 +190,19 @@ class StackRestarter:
                 states, passed = self._until_ready(states, deadline)
         except RestartError as e:
             return Outcome(stack.label, "failed", f"restarted, but its state could not be read: {e}",
-                           time.monotonic() - started, kind="stack")
+                           time.monotonic() - started)
         elapsed = time.monotonic() - started
         dead = _dead(states)
         if dead:
             c = dead[0]
             what = "keeps crashing: its restart policy restarts it" if c.state == "restarting" else c.state
             return Outcome(stack.label, "failed", f"container {c.name} {what} (exit code {c.exit_code})",
-                           elapsed, kind="stack")
+                           elapsed)
         if all(s.ready or s.id in passed for s in states):
             health = " (healthy)" if any(s.health for s in states) else ""
-            return Outcome(stack.label, "ok", health.strip(), elapsed, kind="stack")
+            return Outcome(stack.label, "ok", health.strip(), elapsed)
         waiting = ", ".join(f"{s.name} {s.health or s.state}" for s in states if not (s.ready or s.id in passed))
-        return Outcome(stack.label, "timeout", f"not ready after {self.health_timeout:g}s: {waiting}", elapsed,
-                       kind="stack")
+        return Outcome(stack.label, "timeout", f"not ready after {self.health_timeout:g}s: {waiting}", elapsed)
 
     def _until_ready(self, states: list[ContainerState], deadline: float) -> tuple[list[ContainerState], set[str]]:
         """Wait until every container runs and, where it declares a healthcheck, passes it.

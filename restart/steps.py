@@ -17,7 +17,9 @@ from restart import compose as cc
 from restart.app import REAPER, REAPER_MARK, START_LOG, env_differences, preloaded
 from restart.docker import exec_argv
 from restart.errors import ConfigError, RestartError
+from restart.features import workspace_relative
 from restart.locate import EXEC_MANAGED, agent_call
+from restart.pip import pip_calls
 from restart.plan import Plan, stack_timeout
 
 LINKS, PIP, STACK = "links", "pip", "stack"
@@ -107,8 +109,6 @@ def build_steps(plan: Plan, pre) -> RunSteps:
 def sync_steps(plan: Plan, pre) -> tuple[Step, ...]:
     if not plan.sync:
         return ()
-    from restart.pip import pip_calls
-
     rel = _rel(plan)
     steps: list[Step] = []
     if plan.links:
@@ -214,8 +214,6 @@ def _shown(plan: Plan, argv: tuple[str, ...]) -> str:
 
 
 def _rel(plan: Plan):
-    from restart.features import workspace_relative
-
     return workspace_relative(plan.settings.workspace)
 
 

@@ -24,6 +24,8 @@ from restart.errors import INTERRUPTED, OK, ConfigError
 from restart.features import workspace_relative
 from restart.plan import Plan, build_plan, env_file_path, short_label
 from restart.progress import Progress
+from restart.report import result_data
+from restart.run import run_once
 from restart.settings import Settings
 
 DEBOUNCE_MS = 300      # a change is over once no event came for this long…
@@ -247,8 +249,6 @@ class Watcher:
             self.emit({"outcome": "nothing", "exit_code": OK, "error": None, "trigger": trigger, "why": line,
                        "scope": _scope_data(scope)})
             return OK
-        from restart.run import run_once
-
         self.in_cycle = True
         try:
             result = run_once(self.settings, self.runner, self.progress, plan=scope.plan_for(snap.plan))
@@ -258,8 +258,6 @@ class Watcher:
         result.timings["cycle"] = round(time.monotonic() - started, 3)
         self.pending = None if result.exit_code == OK else scope
         self.report(result)
-        from restart.report import result_data
-
         self.emit({**result_data(result), "trigger": trigger, "why": line, "scope": _scope_data(scope)})
         return result.exit_code
 

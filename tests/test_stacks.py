@@ -30,7 +30,7 @@ class Recorder:
         with self.lock:
             self.active -= 1
             self.log.append(("end", st.feature, time.monotonic()))
-        return Outcome(st.label, "failed" if st.feature in self.fail else "ok", kind="stack")
+        return Outcome(st.label, "failed" if st.feature in self.fail else "ok")
 
     def t(self, what, name):
         return next(t for w, n, t in self.log if w == what and n == name)
