@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
     args = build_parser().parse_args(argv)
     # restart.* imports wait until the arguments parsed: they pull in sh and python-dotenv,
     # and --help must stay instant.
+    from restart.planning.settings import resolve
     from restart.progress import Progress
-    from restart.settings import resolve
 
     progress = Progress(quiet=args.quiet, verbose=args.verbose)    # colour once Settings says so
     try:
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
 
             return main_fleet(settings, args, progress, runner)
         if args.print_order or args.dry_run:
-            from restart.plan import build_plan
+            from restart.planning.plan import build_plan
 
             plan = build_plan(settings, order_only=args.print_order)
             return _print_order(plan, args) if args.print_order else _dry_run(plan, args, progress, runner)
@@ -208,10 +208,10 @@ def _print_order(plan, args) -> int:
 
 
 def _dry_run(plan, args, progress, runner=None) -> int:
-    from restart.docker import Docker
-    from restart.execute import preview
+    from restart.docker.client import Docker
+    from restart.docker.execute import preview
+    from restart.docker.runner import ShRunner
     from restart.report import planned, render_plan
-    from restart.runner import ShRunner
 
     s = plan.settings
     runner = runner or ShRunner(echo=progress.command if args.verbose else None)

@@ -16,17 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TextIO
 
-from restart.docker import Docker
-from restart.engine import Engine, read_fleet
+from restart.docker.client import Docker
+from restart.docker.execute import inspect
+from restart.docker.runner import ShRunner
+from restart.docker.steps import build_steps
 from restart.errors import FAILED, INTERRUPTED, OK, USAGE, ConfigError, RestartError
-from restart.execute import inspect
-from restart.plan import Plan, build_plan
+from restart.planning.engine import Engine, read_fleet
+from restart.planning.plan import Plan, build_plan
+from restart.planning.settings import Settings
 from restart.progress import Progress
 from restart.report import render_plan, result_data
 from restart.run import run_once
-from restart.runner import ShRunner
-from restart.settings import Settings
-from restart.steps import build_steps
 
 RESTARTED, FAILED_HOST, BAD_INPUT, NOT_TOUCHED, INTERRUPTED_HOST = (
     "restarted", "failed", "bad input", "not touched", "interrupted")
@@ -41,8 +41,8 @@ class Host:
     status: str = NOT_TOUCHED
     error: str = ""
     code: int = OK
-    result: object = None            # restart.execute.RunResult once it ran
-    inspection: object = None        # restart.execute.Inspection from the read-only pass
+    result: object = None            # restart.docker.execute.RunResult once it ran
+    inspection: object = None        # restart.docker.execute.Inspection from the read-only pass
     seconds: float = 0.0
 
     @property

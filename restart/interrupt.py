@@ -1,7 +1,7 @@
 """Ctrl-C during a step that must not be cut in half: finish it, then stop.
 
 A terminal sends SIGINT to the whole foreground process group.  restart's children run in
-their own session (restart/runner.py), so only this process hears it; here it decides what
+their own session (restart/docker/runner.py), so only this process hears it; here it decides what
 a Ctrl-C means.  During the stacks, run_dag lets the running restarts finish.  Once the app
 has been stopped, stopping there would leave it down, so the first Ctrl-C only asks to stop
 after the app is started and verified again; a second one abandons that (and the caller says

@@ -54,7 +54,7 @@ def engine_key(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def engine_name(context: str | None, host: str | None) -> str:
-    """The key of a resolved engine (restart.engine.Engine): its context, else DOCKER_HOST, else default."""
+    """The key of a resolved engine (restart.planning.engine.Engine): its context, else DOCKER_HOST, else default."""
     if context and context != "default":
         return context
     if host and host != DEFAULT_SOCKET:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from restart.features import workspace_relative
-from restart.plan import Plan, short_label
-from restart.steps import step_data
+from restart.docker.steps import step_data
+from restart.planning.features import workspace_relative
+from restart.planning.plan import Plan, short_label
 
 
 def _rel(plan: Plan, path: Path) -> str:
@@ -17,7 +17,7 @@ def _rel(plan: Plan, path: Path) -> str:
 
 
 def render_plan(plan: Plan, pre=None, run=None, why_no_inspection: str = "") -> str:
-    """The whole run as numbered steps with the exact commands ``run`` (restart.steps.RunSteps)
+    """The whole run as numbered steps with the exact commands ``run`` (restart.docker.steps.RunSteps)
     holds: what --dry-run prints is what a run executes.  Secret values are never shown."""
     s = plan.settings
     web = pre.web.name if pre else "<web container>"

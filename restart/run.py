@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 import traceback
 
+from restart.docker.execute import RunResult, execute
+from restart.docker.runner import Runner, ShRunner, secrets_of
 from restart.errors import BUSY, FAILED, INTERRUPTED, OK, RestartError
-from restart.execute import RunResult, execute
 from restart.lock import RunLock, engine_name, lock_path
-from restart.plan import Plan, build_plan
+from restart.planning.plan import Plan, build_plan
+from restart.planning.settings import Settings
 from restart.progress import Progress
-from restart.runner import Runner, ShRunner, secrets_of
-from restart.settings import Settings
 
 
 def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,

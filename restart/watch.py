@@ -2,7 +2,7 @@
 
 Inputs: the product's env file, ``pyproject.toml``, the UVL model and every declared feature's
 compose file.  Each change (a burst of saves within DEBOUNCE_MS is one change) is planned like a
-normal run (:func:`restart.plan.build_plan`: every input checked, so a broken file is one
+normal run (:func:`restart.planning.plan.build_plan`: every input checked, so a broken file is one
 sentence and nothing is touched), compared with the last planned state (:func:`decide`), and the
 plan restricted to what changed is handed to :func:`restart.run.run_once`, one call per cycle.
 
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Mapping
 
 from restart.errors import INTERRUPTED, OK, ConfigError
-from restart.features import workspace_relative
-from restart.plan import Plan, build_plan, env_file_path, short_label
+from restart.planning.features import workspace_relative
+from restart.planning.plan import Plan, build_plan, env_file_path, short_label
+from restart.planning.settings import Settings
 from restart.progress import Progress
 from restart.report import result_data
 from restart.run import run_once
-from restart.settings import Settings
 
 DEBOUNCE_MS = 300      # a change is over once no event came for this long…
 MAX_GROUP_MS = 1600    # …or after this long, however busy the editor is

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
+from restart.docker.runner import Result
 from restart.errors import CommandFailed
-from restart.runner import Result
 
 # argv prefixes of Docker calls that change state; everything else only reads.
 CHANGING = (("docker", "compose"), ("docker-compose",), ("docker", "restart"), ("docker", "exec"),

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from restart import agent
+from restart.docker import agent
 
 
 @pytest.mark.parametrize("argv, role", [
@@ -44,7 +44,7 @@ def test_chain_to_init_tells_main_process_from_exec():
 def test_read_procs_excludes_itself_and_its_parents():
     # run as a real program: the process list it prints must not contain its own pid or parent
     out = subprocess.run([sys.executable, "-c", "import json,os,sys; sys.path.insert(0, '.');"
-                          "from restart import agent; p = agent.read_procs();"
+                          "from restart.docker import agent; p = agent.read_procs();"
                           "print(json.dumps([os.getpid() in p, os.getppid() in p]))"],
                          capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [False, False]
@@ -60,7 +60,7 @@ def test_files_and_tail(tmp_path):
 def test_agent_runs_from_stdin_with_hex_arguments(tmp_path):
     """Exactly as restart sends it: ``python3 - CMD HEX``, the source on stdin; arguments with
     spaces and the words SPLENT's scripts pkill by arrive intact."""
-    from restart.locate import agent_argv, agent_source
+    from restart.docker.locate import agent_argv, agent_source
 
     log = tmp_path / "gunicorn flask run.log"
     log.write_text("a\nb\n")
@@ -78,7 +78,7 @@ def test_installed_reads_what_pip_list_prints():
     import subprocess
     import sys
 
-    from restart import agent
+    from restart.docker import agent
 
     def rows(items):
         return {(i["name"].lower().replace("_", "-"), i["version"], i.get("editable_project_location"))

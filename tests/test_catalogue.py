@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from restart.cli import main
+from restart.docker.runner import Result
 from restart.errors import CommandFailed
-from restart.runner import Result
 from tests.fakes import FakeRunner, agent_command
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
@@ -237,7 +237,7 @@ def line_of(path: Path, text: str) -> int:
 # === where: workspace, product, env ===============================================================
 
 def test_no_workspace(restart, tmp_path, monkeypatch):
-    monkeypatch.setattr("restart.settings.DEFAULT_WORKSPACE", tmp_path / "workspace")   # absent
+    monkeypatch.setattr("restart.planning.settings.DEFAULT_WORKSPACE", tmp_path / "workspace")   # absent
     for name in ("WORKING_DIR", "SPLENT_APP", "SPLENT_ENV"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

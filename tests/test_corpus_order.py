@@ -6,8 +6,8 @@ never satisfies a requirement), spelt as the model spells them (``CONFIG_NET``, 
 package attributes as written: both sides go through pip's normalisation).  Two declarations:
 every feature, and every other one (so requirements must pass through undeclared features).
 
-The expected edges are computed here, independently of restart.uvl.requirements and
-restart.graph: from uvlparser's tree (the oracle of test_uvl) where it reads the file, else
+The expected edges are computed here, independently of restart.planning.uvl.requirements and
+restart.planning.graph: from uvlparser's tree (the oracle of test_uvl) where it reads the file, else
 from our parse's expression trees, with test_uvl's own re-implementation of the requires rule,
 then closed through undeclared features by a plain search.  Every expected edge must be in
 ``--print-order --json`` (and no other), before must come first in the order; a model whose
@@ -22,8 +22,8 @@ import re
 import pytest
 
 from restart.cli import main
-from restart.features import normalize_package
-from restart.uvl import load_uvl
+from restart.planning.features import normalize_package
+from restart.planning.uvl import load_uvl
 from tests.test_uvl import CORPUS, ORACLE_LIMIT, REJECTED, edges_from_shape, needs_corpus, oracle, shape
 
 MODELS = [p for p in CORPUS if p.name not in REJECTED]

@@ -4,7 +4,7 @@ real engine, judged from outside: container StartedAt, the app's own answer, pip
 restart runs in its own process group (``start_new_session``), the test waits (by polling the
 logging docker shim, no sleeps) until the call it wants to interrupt has started, then
 ``os.killpg(pgid, SIGINT)``.  What keeps the running ``compose restart`` alive is that restart's
-children run in their own session (restart/runner.py ``_new_session=True``).
+children run in their own session (restart/docker/runner.py ``_new_session=True``).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What ``--dry-run`` shows is what a run executes: the same steps, the same argv.
 
-Both come from one value (restart/steps.py).  Judged from outside: the dry run's reported steps
+Both come from one value (restart/docker/steps.py).  Judged from outside: the dry run's reported steps
 against the docker calls a logging shim saw during a real run on the engine, for the three ways
 a run goes: dev (stop, start, verify), dev ``--full`` (the entrypoint) and prod main-process
 (gunicorn reload).  Every changing call the shim saw was planned, every planned step ran, in

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from restart.envfile import EnvFile, _valid_name, read_env_file
 from restart.errors import ConfigError
+from restart.planning.envfile import EnvFile, _valid_name, read_env_file
 
 
 def read(tmp_path, data: bytes | str, **kw) -> EnvFile:

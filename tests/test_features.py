@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from restart.errors import ConfigError
-from restart.features import DEFAULT_NAMESPACE, FeatureRef, ns_safe, parse_entry, project_name
+from restart.planning.features import DEFAULT_NAMESPACE, FeatureRef, ns_safe, parse_entry, project_name
 
 SRC, KEY = "app/pyproject.toml", "[tool.splent].features"
 

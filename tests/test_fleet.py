@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from restart.cli import main
-from restart.docker import Docker, engine_error
-from restart.engine import LOCAL, Engine, read_fleet, resolve_engine
+from restart.docker.client import Docker, engine_error
 from restart.errors import CommandFailed, ConfigError
+from restart.planning.engine import LOCAL, Engine, read_fleet, resolve_engine
 from tests.fakes import FakeRunner, agent_command
 from tests.test_catalogue import EXAMPLE, WEB, agent_reply, container, healthy_engine, inspect_reply, links, ok
 

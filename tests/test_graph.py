@@ -1,4 +1,4 @@
-"""restart.graph: edges from requirements, pass-through, stable order, cycle messages."""
+"""restart.planning.graph: edges from requirements, pass-through, stable order, cycle messages."""
 from __future__ import annotations
 
 import doctest
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import restart.graph
+import restart.planning.graph
 from restart.errors import ConfigError
-from restart.graph import Edge, order_features
-from restart.uvl import load_uvl, parse_uvl
+from restart.planning.graph import Edge, order_features
+from restart.planning.uvl import load_uvl, parse_uvl
 
 RESEARCH = Path(os.environ.get("RESTART_UVL_RESEARCH")
                 or Path(__file__).resolve().parents[2] / "shared" / "research")
@@ -240,13 +240,13 @@ def test_diamond_generations_and_needs():
 
 
 def test_docstring_example():
-    result = doctest.testmod(restart.graph)
+    result = doctest.testmod(restart.planning.graph)
     assert result.attempted >= 4 and result.failed == 0
 
 
 def test_networkx_is_imported_lazily():
-    code = ("import sys, restart.graph, restart.uvl; assert 'networkx' not in sys.modules; "
-            "restart.graph.order_features(['a'], None); assert 'networkx' not in sys.modules; "
-            "restart.graph.order_features(['a'], restart.uvl.parse_uvl('features\\n a')); "
+    code = ("import sys, restart.planning.graph, restart.planning.uvl; assert 'networkx' not in sys.modules; "
+            "restart.planning.graph.order_features(['a'], None); assert 'networkx' not in sys.modules; "
+            "restart.planning.graph.order_features(['a'], restart.planning.uvl.parse_uvl('features\\n a')); "
             "assert 'networkx' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

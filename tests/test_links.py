@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from restart.errors import ConfigError, RestartError
-from restart.features import parse_entry
-from restart.links import LinkChange, apply_links, plan_links
+from restart.planning.features import parse_entry
+from restart.planning.links import LinkChange, apply_links, plan_links
 
 REDIS = "splent-io/splent_feature_redis@v1.5.6"
 THEME = "splent-io/splent_feature_theme"

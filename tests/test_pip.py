@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from restart.errors import RestartError
-from restart.features import parse_entry
-from restart.pip import (
+from restart.planning.features import parse_entry
+from restart.planning.pip import (
     FeatureChange,
     Installed,
     diff_features,

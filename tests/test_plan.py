@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from restart.docker.steps import stack_steps
 from restart.errors import ConfigError
-from restart.plan import build_plan
-from restart.settings import Settings
-from restart.steps import stack_steps
+from restart.planning.plan import build_plan
+from restart.planning.settings import Settings
 
 UVL = """\
 features

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from restart.errors import ConfigError
-from restart.pyproject import ProductConfig, doi_slug, find_uvl, read_pyproject
+from restart.planning.pyproject import ProductConfig, doi_slug, find_uvl, read_pyproject
 
 
 def write(path: Path, text: str = "") -> Path:

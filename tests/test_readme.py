@@ -46,7 +46,7 @@ def test_readme_names_every_script_it_mentions():
 def test_json_schema_in_readme_matches_result_data():
     import json
 
-    from restart.execute import RunResult
+    from restart.docker.execute import RunResult
     from restart.report import result_data
 
     block = re.search(r"```json\n(.+?)\n```", section("### Output and `--json`"), re.S).group(1)
@@ -64,12 +64,19 @@ def test_json_schema_in_readme_matches_result_data():
 
 
 def test_code_map_names_every_module_and_script():
-    """The README's code map lists every module of restart/ and every script, and nothing else."""
+    """The README's code map lists every module of restart/, under its own folder, and every
+    script, and nothing else."""
     block = README[README.index("## Code map"):]
     block = block[block.index("```") + 3:]
     block = block[:block.index("```")]
-    named = set(re.findall(r"\b([a-z_]+\.py)\b", block.split("examples/")[0]))
-    modules = {p.name for p in (ROOT / "restart").glob("*.py")} - {"__init__.py"}
+    named, folder = set(), None
+    for line in block.split("examples/")[0].splitlines():
+        if line.startswith("restart"):
+            folder = line.split()[0]
+            continue
+        named |= {folder + name for name in re.findall(r"\b([a-z_]+\.py)\b", line)}
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "restart").rglob("*.py")
+               if p.name != "__init__.py" and "__pycache__" not in p.parts}
     assert named == modules
     listed = set(re.findall(r"[\w-]+", block[block.index("scripts/") + len("scripts/"):]))
     assert listed == {p.name for p in (ROOT / "scripts").iterdir() if p.is_file()}

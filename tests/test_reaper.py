@@ -1,4 +1,4 @@
-"""The start parent (restart/app.py REAPER), run here on the host: no engine needed."""
+"""The start parent (restart/docker/app.py REAPER), run here on the host: no engine needed."""
 from __future__ import annotations
 
 import os
@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 
-from restart import agent
-from restart.app import REAPER, START_LOG
-from restart.steps import start_command
+from restart.docker import agent
+from restart.docker.app import REAPER, START_LOG
+from restart.docker.steps import start_command
 from tests.rig import wait_until
 
 # What SPLENT's start scripts kill with `pkill -f` (and what restart's agent stops).

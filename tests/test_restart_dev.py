@@ -219,9 +219,9 @@ PKILL_PATTERNS = ("flask run", "watchmedo", "auto-restart", "watchmedo.*auto-res
 def test_no_restart_process_matches_what_splent_scripts_pkill(ws):
     """A probe whose every argument holds the words (probe path, log files) is still invisible to
     ``pgrep -f`` (pkill's matcher) for each pattern SPLENT's scripts kill by."""
-    from restart.docker import Docker
-    from restart.locate import find_web_container, run_agent
-    from restart.runner import ShRunner
+    from restart.docker.client import Docker
+    from restart.docker.locate import find_web_container, run_agent
+    from restart.docker.runner import ShRunner
 
     docker = Docker(ShRunner())
     web = find_web_container(docker, ws.product, f"{ws.product}_dev", None)

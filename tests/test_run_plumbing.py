@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from restart.cli import main
-from restart.locate import Mount, WebContainer
-from restart.plan import build_plan
-from restart.settings import Settings
+from restart.docker.locate import Mount, WebContainer
+from restart.planning.plan import build_plan
+from restart.planning.settings import Settings
 from tests.fakes import FakeRunner, agent_command
 from tests.test_catalogue import PRODUCT, WEB, container, example_copy, healthy_engine, inspect_reply, ok
 
@@ -248,16 +248,16 @@ def stop_reply(result: dict):
 
 
 def stop_step():
-    from restart.locate import agent_call
-    from restart.steps import STOP, AppStep
+    from restart.docker.locate import agent_call
+    from restart.docker.steps import STOP, AppStep
 
     return AppStep(STOP, "stop app", "", agent_call(WebContainer(WEB, "id", "web", "t", ()), "stop", 2),
                    agent="stop", timeout=32)
 
 
 def test_stop_reports_processes_that_needed_sigkill():
-    from restart.app import AppController
-    from restart.docker import Docker
+    from restart.docker.app import AppController
+    from restart.docker.client import Docker
 
     ctl = AppController(Docker(FakeRunner(stop_reply({"stopped": [1, 2], "killed": [2], "left": []}))),
                         WebContainer(WEB, "id", "web", "t", ()), port=5000, probe_path="/", start_timeout=3)
@@ -265,8 +265,8 @@ def test_stop_reports_processes_that_needed_sigkill():
 
 
 def test_stop_refuses_when_a_process_survives_sigkill():
-    from restart.app import AppController
-    from restart.docker import Docker
+    from restart.docker.app import AppController
+    from restart.docker.client import Docker
     from restart.errors import RestartError
 
     ctl = AppController(Docker(FakeRunner(stop_reply({"stopped": [7], "killed": [7], "left": [7]}))),

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
+from restart.docker.runner import ShRunner, mask
 from restart.errors import CommandFailed
-from restart.runner import ShRunner, mask
 
 
 def test_captures_stdout_and_code():
@@ -64,7 +64,7 @@ def test_mask_hides_secret_bearing_args():
 
 
 def test_secrets_of_hides_values_of_secret_looking_names():
-    from restart.runner import secrets_of
+    from restart.docker.runner import secrets_of
 
     values = {"SECRET_TOKEN": "abc", "GREETING": "Hello from dev", "SPLENT_APP": "demo_app_long",
               "SPLENT_ENV": "dev", "PORT": "5000", "SHORT": "x", "DB_PASSWORD": "pw"}

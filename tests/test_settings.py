@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from restart import settings as settings_mod
 from restart.cli import build_parser
-from restart.engine import LOCAL, Engine
 from restart.errors import ConfigError
-from restart.settings import (
+from restart.planning import settings as settings_mod
+from restart.planning.engine import LOCAL, Engine
+from restart.planning.settings import (
     Settings,
     find_workspace,
     read_workspace_env,

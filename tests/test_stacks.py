@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from restart.docker.stacks import run_dag
+from restart.docker.steps import STACK, StackStep
 from restart.outcome import Outcome
 from restart.progress import Progress
-from restart.stacks import run_dag
-from restart.steps import STACK, StackStep
 
 
 def stack(name, needs=()):
@@ -81,7 +81,7 @@ def test_restart_error_becomes_failed_outcome():
 
 
 def test_interrupt_lets_running_finish_and_starts_nothing_new(monkeypatch):
-    import restart.stacks as mod
+    import restart.docker.stacks as mod
 
     real_wait, calls = mod.wait, {"n": 0}
 
@@ -122,7 +122,7 @@ class FakeDocker:
         self.ready_after, self.calls = dict(ready_after), []
 
     def states(self, ids):
-        from restart.docker import ContainerState
+        from restart.docker.client import ContainerState
 
         self.calls.append(tuple(ids))
         n = len(self.calls)
@@ -131,7 +131,7 @@ class FakeDocker:
 
 
 def waiting(ids):
-    from restart.docker import ContainerState
+    from restart.docker.client import ContainerState
 
     return [ContainerState(i, "svc", "running", "starting", id=i) for i in ids]
 
@@ -139,7 +139,7 @@ def waiting(ids):
 def test_watcher_polls_once_per_tick_for_all_waiters():
     from concurrent.futures import ThreadPoolExecutor
 
-    from restart.stacks import ReadinessWatcher
+    from restart.docker.stacks import ReadinessWatcher
 
     docker = FakeDocker({"aaaa": 2, "bbbb": 3, "cccc": 3})
     watcher = ReadinessWatcher(docker, interval=0.05)
@@ -154,7 +154,7 @@ def test_watcher_polls_once_per_tick_for_all_waiters():
 
 
 def test_watcher_reports_removed_containers_and_deadline():
-    from restart.stacks import ReadinessWatcher
+    from restart.docker.stacks import ReadinessWatcher
 
     watcher = ReadinessWatcher(FakeDocker({"gone": -1, "slow": 99}), interval=0.05)
     [gone] = watcher.wait(waiting(["gone"]), lambda now: now[0].state == "removed", time.monotonic() + 5)
@@ -165,7 +165,7 @@ def test_watcher_reports_removed_containers_and_deadline():
 
 
 def test_probe_argv_runs_a_healthcheck_as_the_engine_does():
-    from restart.docker import probe_argv
+    from restart.docker.client import probe_argv
 
     assert probe_argv(["CMD-SHELL", "redis-cli ping | grep -q PONG"]) == ("/bin/sh", "-c",
                                                                           "redis-cli ping | grep -q PONG")

@@ -1,4 +1,4 @@
-"""restart.uvl: the real corpus, a differential test against uvlparser, and the dialect's corners."""
+"""restart.planning.uvl: the real corpus, a differential test against uvlparser, and the dialect's corners."""
 from __future__ import annotations
 
 import functools
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from restart.errors import ConfigError, UVLSyntaxError
-from restart.uvl import (
+from restart.planning.uvl import (
     And,
     Constraint,
     Equiv,
@@ -188,7 +188,7 @@ def test_sample_splent_model_exactly():
 
 @needs_corpus
 def test_largest_model_parses_and_orders_within_a_second():
-    from restart.graph import order_features
+    from restart.planning.graph import order_features
 
     best = float("inf")
     for _ in range(2):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from restart.plan import build_plan
-from restart.settings import Settings
+from restart.planning.plan import build_plan
+from restart.planning.settings import Settings
 from restart.watch import Scope, Snapshot, decide, describe, input_files, read_files, relevant, watched_dirs
 from tests.restart_helpers import REPO, set_env_value
 from tests.rig import Workspace

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from restart.errors import ConfigError
-from restart.features import normalize_package
-from restart.uvl import UVLModel, requirements
+from restart.planning.features import normalize_package
+from restart.planning.uvl import UVLModel, requirements
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,10 @@ def order_features(declared: Sequence[str], model: UVLModel | None) -> Order:
     """Order the product's features so that each comes after every feature it requires.
 
     A UVL feature stands for the declared feature named by its ``package`` attribute, else by
-    its own name, both compared by pip's rule (:func:`restart.features.normalize_package`:
+    its own name, both compared by pip's rule (:func:`restart.planning.features.normalize_package`:
     ``Payments``, ``CONFIG_NET`` and ``splent-feature.x`` name ``payments``, ``config_net`` and
     ``splent_feature_x``).  A constraint that names a declared feature gives an edge or a note.
-    When A requires B (see :func:`restart.uvl.requirements`) the graph gets the edge B -> A.
+    When A requires B (see :func:`restart.planning.uvl.requirements`) the graph gets the edge B -> A.
     Requirements pass through model features the product does not declare
     (A => X, X => B gives B -> A "via X"), never through declared ones (the graph already
     chains those).  Features with no path between them keep their declared order.
@@ -71,7 +71,7 @@ def order_features(declared: Sequence[str], model: UVLModel | None) -> Order:
 
     Examples
     --------
-    >>> from restart.uvl import parse_uvl
+    >>> from restart.planning.uvl import parse_uvl
     >>> model = parse_uvl('''features
     ...     shop
     ...         optional

@@ -1,7 +1,7 @@
 """Compose command lines, in one place: v2 (``docker compose``) or v1 (``docker-compose``).
 
 The command itself is decided once per run (``--compose-cmd``, else detected during
-inspection: restart/docker.py ``detect_compose``); every stack restart, readiness read,
+inspection: restart/docker/client.py ``detect_compose``); every stack restart, readiness read,
 file check and the ``up -d`` restart suggests is built here from it, so a v1 machine never
 sees a v2 command line anywhere.
 """

@@ -60,7 +60,7 @@ def role(argv):
     return None
 
 
-# The parent restart starts the app under (restart/app.py REAPER): it reaps the app's processes
+# The parent restart starts the app under (restart/docker/app.py REAPER): it reaps the app's processes
 # where the container's PID 1 does not (``tail -f /dev/null``), and exits after the last of them.
 REAPER_MARK = "splent-restart-reaper"
 # A PID 1 that reaps orphans; anything else (tail, sleep, a plain program) lets them pile up.

@@ -13,14 +13,14 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from restart import compose as cc
-from restart.app import REAPER, REAPER_MARK, START_LOG, env_differences, preloaded
-from restart.docker import exec_argv
+from restart.docker import compose as cc
+from restart.docker.app import REAPER, REAPER_MARK, START_LOG, env_differences, preloaded
+from restart.docker.client import exec_argv
+from restart.docker.locate import EXEC_MANAGED, agent_call
 from restart.errors import ConfigError, RestartError
-from restart.features import workspace_relative
-from restart.locate import EXEC_MANAGED, agent_call
-from restart.pip import pip_calls
-from restart.plan import Plan, stack_timeout
+from restart.planning.features import workspace_relative
+from restart.planning.pip import pip_calls
+from restart.planning.plan import Plan, stack_timeout
 
 LINKS, PIP, STACK = "links", "pip", "stack"
 STOP, START, VERIFY, RELOAD, RESTART, RECREATE, VERIFY_ENV = (
@@ -46,7 +46,7 @@ class Step:
 
 @dataclass(frozen=True)
 class LinkStep(Step):
-    links: tuple = ()                 # restart.links.LinkChange
+    links: tuple = ()                 # restart.planning.links.LinkChange
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class RunSteps:
 
 
 def build_steps(plan: Plan, pre) -> RunSteps:
-    """The run's steps from the plan and the inspection (restart.execute.Inspection).
+    """The run's steps from the plan and the inspection (restart.docker.execute.Inspection).
 
     Raises
     ------
@@ -196,7 +196,7 @@ def app_steps(plan: Plan, pre, compose: tuple[str, ...]) -> tuple:
 
 
 def start_command(script: str) -> tuple[str, ...]:
-    """The start script under restart's reaper (restart/app.py REAPER says why), its output to START_LOG."""
+    """The start script under restart's reaper (restart/docker/app.py REAPER says why), its output to START_LOG."""
     return ("python3", "-c", REAPER, REAPER_MARK, START_LOG, "bash", script)
 
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Collection
 
-from restart.envfile import EnvFile, read_env_file
 from restart.errors import ConfigError
-from restart.features import FeatureRef, compose_file_in, project_name, workspace_relative
-from restart.graph import order_features
-from restart.links import plan_links
-from restart.pyproject import find_uvl, read_pyproject
-from restart.settings import Settings
-from restart.uvl import load_uvl
+from restart.planning.envfile import EnvFile, read_env_file
+from restart.planning.features import FeatureRef, compose_file_in, project_name, workspace_relative
+from restart.planning.graph import order_features
+from restart.planning.links import plan_links
+from restart.planning.pyproject import find_uvl, read_pyproject
+from restart.planning.settings import Settings
+from restart.planning.uvl import load_uvl
 
 START_SCRIPTS = {"dev": "scripts/05_0_start_app_dev.sh", "prod": "scripts/05_1_start_app_prod.sh"}
 
@@ -28,7 +28,7 @@ class Stack:
     """One feature stack to restart, with the stacks it must wait for.
 
     The compose command line is not here: compose is known only after inspection (v1 or v2),
-    so restart/steps.py builds it from these fields.
+    so restart/docker/steps.py builds it from these fields.
     """
 
     feature: str                      # package name, the graph's node id
@@ -48,9 +48,9 @@ class Plan:
     project: str
     env_file: EnvFile
     features: tuple[FeatureRef, ...]
-    order: object                     # restart.graph.Order
+    order: object                     # restart.planning.graph.Order
     stacks: tuple[Stack, ...]
-    links: tuple = ()                 # restart.links.LinkChange
+    links: tuple = ()                 # restart.planning.links.LinkChange
     start_script: str = ""            # relative to the product, e.g. scripts/05_0_start_app_dev.sh
     uvl: Path | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)

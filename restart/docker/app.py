@@ -15,14 +15,14 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from restart.docker import Docker
+from restart.docker.client import Docker
+from restart.docker.locate import AppState, WebContainer, ask_agent, run_agent
 from restart.errors import RestartError
-from restart.locate import AppState, WebContainer, ask_agent, run_agent
 from restart.outcome import Outcome
 
 START_LOG = "/tmp/splent-restart-app.log"
 DEFAULT_LOGS = (START_LOG, "/var/log/entrypoint.log", "/var/log/splent/entrypoint.log")
-REAPER_MARK = "splent-restart-reaper"      # restart/agent.py knows it by this argument
+REAPER_MARK = "splent-restart-reaper"      # restart/docker/agent.py knows it by this argument
 # The parent the start script runs under (``python3 -c REAPER splent-restart-reaper LOG bash SCRIPT``).
 # In dev the container's PID 1 is ``tail -f /dev/null``, which never reaps: an app that the start
 # script leaves in the background would be re-parented to it and turn into a zombie when stopped,
@@ -66,7 +66,7 @@ class AppResult:
 
 
 class AppController:
-    """Runs the app's steps (restart/steps.py) and reads their answers; failures carry the log tail."""
+    """Runs the app's steps (restart/docker/steps.py) and reads their answers; failures carry the log tail."""
 
     def __init__(self, docker: Docker, web: WebContainer, *, port: int, probe_path: str | None,
                  start_timeout: float, log_files=()) -> None:

@@ -3,7 +3,7 @@
 The web container imports features through these symlinks, so they are planned with the rest of
 the plan (:func:`plan_links` only reads, and refuses anything it would have to delete that is not
 a link) and written first in a run by :func:`apply_links`, the one function here that writes.
-Kept apart from pip (``restart.pip``): links are host files, planned without Docker, while pip
+Kept apart from pip (``restart.planning.pip``): links are host files, planned without Docker, while pip
 is read and changed inside the web container.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restart.errors import ConfigError, RestartError
-from restart.features import PINNED, FeatureRef, workspace_relative
+from restart.planning.features import PINNED, FeatureRef, workspace_relative
 
 CREATE, REPLACE, REMOVE = "create", "replace", "remove"
 

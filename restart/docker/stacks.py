@@ -12,11 +12,11 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Sequence
 
-from restart.docker import ContainerState, Docker
+from restart.docker.client import ContainerState, Docker
+from restart.docker.steps import StackStep
 from restart.errors import CommandFailed, RestartError, last_line
 from restart.outcome import Outcome
 from restart.progress import Progress
-from restart.steps import StackStep
 
 POLL = 0.2
 PROBE_EVERY = 0.25   # how often a stack's own healthcheck is re-run while it is not passing yet

@@ -11,21 +11,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from restart import compose as cc
-from restart.app import AppController, AppResult
-from restart.docker import Docker
-from restart.errors import CommandFailed, ConfigError, Interrupted, RestartError, last_line
-from restart.features import workspace_relative
-from restart.interrupt import deferred
-from restart.links import REMOVE, apply_links
-from restart.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
-from restart.outcome import Outcome
-from restart.pip import PIP_LIST, diff_features, parse_pip_list, pip_failure
-from restart.plan import Plan
-from restart.progress import Progress
-from restart.runner import Runner
-from restart.stacks import StackRestarter, run_dag
-from restart.steps import (
+from restart.docker import compose as cc
+from restart.docker.app import AppController, AppResult
+from restart.docker.client import Docker
+from restart.docker.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
+from restart.docker.runner import Runner
+from restart.docker.stacks import StackRestarter, run_dag
+from restart.docker.steps import (
     RECREATE,
     RELOAD,
     RESTART,
@@ -38,6 +30,14 @@ from restart.steps import (
     RunSteps,
     build_steps,
 )
+from restart.errors import CommandFailed, ConfigError, Interrupted, RestartError, last_line
+from restart.interrupt import deferred
+from restart.outcome import Outcome
+from restart.planning.features import workspace_relative
+from restart.planning.links import REMOVE, apply_links
+from restart.planning.pip import PIP_LIST, diff_features, parse_pip_list, pip_failure
+from restart.planning.plan import Plan
+from restart.progress import Progress
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Inspection:
     state: AppState
     compose: tuple[str, ...] | None       # detected (v2 or v1) or --compose-cmd; None: none works, no stack
     product_path: str                     # the product dir inside the container
-    changes: tuple = ()                   # restart.pip.FeatureChange
+    changes: tuple = ()                   # restart.planning.pip.FeatureChange
     warnings: tuple[str, ...] = ()        # e.g. the product's compose file that compose rejects
     links_skipped: str = ""               # why feature links stay unwritten (a remote engine's container)
 
@@ -144,7 +144,7 @@ def _product_config(docker: Docker, compose: tuple[str, ...], plan: Plan) -> str
 
     restart never runs compose on it (it finds containers by label), but the ``up -d`` it
     suggests for env values the container cannot see would fail.  SPLENT_HOST_PROJECT_DIR is
-    what compose would interpolate there (restart/settings.py says where it comes from).
+    what compose would interpolate there (restart/planning/settings.py says where it comes from).
     """
     file, s = plan.compose_file, plan.settings
     try:

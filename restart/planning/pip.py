@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from restart.errors import RestartError
-from restart.features import EDITABLE, PINNED, FeatureRef, normalize_package
+from restart.planning.features import EDITABLE, PINNED, FeatureRef, normalize_package
 
 NEW, REMOVED, BUMP, SWITCH = "new", "removed", "bump", "switch"
 NON_EDITABLE = "non-editable"      # installed from a wheel or sdist: no source folder
@@ -136,7 +136,7 @@ def diff_features(features: Sequence[FeatureRef], installed: Mapping[str, Instal
 
     Examples
     --------
-    >>> from restart.features import parse_entry
+    >>> from restart.planning.features import parse_entry
     >>> ref = parse_entry("splent_feature_x@v1.1.0", source="", key="")
     >>> old = {"splent_feature_x": Installed("splent_feature_x", "1.0.0", None)}
     >>> [c.label() for c in diff_features([ref], old, lambda r: "/workspace/x")]

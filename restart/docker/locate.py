@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from restart.docker import Docker, exec_argv
+from restart.docker.client import Docker, exec_argv
 from restart.errors import CommandFailed, ConfigError, RestartError
 
 AGENT_SOURCE: str | None = None
@@ -24,7 +24,7 @@ SIGNAL_RETRIES = 2
 
 
 def agent_source() -> str:
-    """restart/agent.py as text: sent on the agent's stdin, never on a command line."""
+    """restart/docker/agent.py as text: sent on the agent's stdin, never on a command line."""
     global AGENT_SOURCE
     if AGENT_SOURCE is None:
         AGENT_SOURCE = (Path(__file__).with_name("agent.py")).read_text()

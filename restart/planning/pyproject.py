@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restart.errors import ConfigError
-from restart.features import FeatureRef, parse_entry, toml_kind
+from restart.planning.features import FeatureRef, parse_entry, toml_kind
 
 if sys.version_info >= (3, 11):
     import tomllib

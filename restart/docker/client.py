@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from restart.compose import V1, V2
-from restart.compose import is_v1 as _is_v1
-from restart.engine import LOCAL, Engine
+from restart.docker.compose import V1, V2
+from restart.docker.compose import is_v1 as _is_v1
+from restart.docker.runner import Result, Runner
 from restart.errors import CommandFailed, ConfigError, RestartError, last_line
-from restart.runner import Result, Runner
+from restart.planning.engine import LOCAL, Engine
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from restart.engine import LOCAL, Engine, resolve_engine
-from restart.envfile import read_env_file
 from restart.errors import ConfigError
+from restart.planning.engine import LOCAL, Engine, resolve_engine
+from restart.planning.envfile import read_env_file
 
 ENVS = ("dev", "prod")
 DEFAULT_WORKSPACE = Path("/workspace")
