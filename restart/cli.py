@@ -143,9 +143,11 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
     args = build_parser().parse_args(argv)
     # restart.* imports wait until the arguments parsed: they pull in sh and python-dotenv,
     # and --help must stay instant.
+    from restart.interrupt import sigterm_as_ctrl_c
     from restart.planning.settings import resolve
     from restart.progress import Progress
 
+    sigterm_as_ctrl_c()     # kill, timeout, a CI cancel: the same as Ctrl-C (SPEC, "interrupts")
     progress = Progress(quiet=args.quiet, verbose=args.verbose)    # colour once Settings says so
     try:
         settings = resolve(args)

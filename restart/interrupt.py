@@ -6,6 +6,9 @@ a Ctrl-C means.  During the stacks, run_dag lets the running restarts finish.  O
 has been stopped, stopping there would leave it down, so the first Ctrl-C only asks to stop
 after the app is started and verified again; a second one abandons that (and the caller says
 plainly what is left down).  A running pip call is let finish the same way.
+
+SIGTERM (``kill``, ``timeout``, a CI runner's cancel) means the same as Ctrl-C: the CLI makes
+it raise KeyboardInterrupt (:func:`sigterm_as_ctrl_c`), and a deferred step defers it too.
 """
 from __future__ import annotations
 
@@ -24,17 +27,34 @@ class CtrlC:
     requested: bool = False
 
 
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def sigterm_as_ctrl_c() -> None:
+    """From now on SIGTERM interrupts like Ctrl-C (unless someone already handles SIGTERM)."""
+    if threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm)
+
+
+# A signal's handler that deferred() may take over: Python's Ctrl-C, the CLI's SIGTERM.
+DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _sigterm}
+
+
 @contextmanager
 def deferred(note: str, *, quiet: bool = False) -> Iterator[CtrlC]:
-    """While inside, the first Ctrl-C sets ``requested`` and prints note; a second raises KeyboardInterrupt.
+    """While inside, the first Ctrl-C (or SIGTERM) sets ``requested`` and prints note; a second
+    raises KeyboardInterrupt.
 
-    Only the main thread can own the SIGINT handler; elsewhere (tests calling from a thread)
+    Only the main thread can own signal handlers; elsewhere (tests calling from a thread)
     Ctrl-C keeps its default meaning.  Where a caller installed its own handler (``--watch``,
     which finishes the whole cycle on the first Ctrl-C), that handler stays in charge.
     """
     state = CtrlC()
-    if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    owned = [sig for sig, default in DEFAULTS.items() if signal.getsignal(sig) is default] \
+        if threading.current_thread() is threading.main_thread() else []
+    if not owned:
         # a caller that owns Ctrl-C already (the --watch loop lets the whole cycle finish) decides
         yield state
         return
@@ -46,8 +66,9 @@ def deferred(note: str, *, quiet: bool = False) -> Iterator[CtrlC]:
         if not quiet:   # os.write: a buffered print here could re-enter a print the main thread is in
             os.write(2, f"interrupted: {note} (Ctrl-C again to abandon)\n".encode())
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in owned}
     try:
         yield state
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -70,6 +70,11 @@ def ctrl_c(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGINT)
 
 
+def terminate(proc: subprocess.Popen) -> None:
+    """What ``kill``, ``timeout`` or a CI runner's cancel does: SIGTERM to restart's process only."""
+    os.kill(proc.pid, signal.SIGTERM)
+
+
 def is_compose_restart(project: str):
     return lambda argv: argv[:1] == ["compose"] and "restart" in argv and project in argv
 

@@ -20,6 +20,7 @@ from tests.restart_helpers import (
     make_shim,
     popen_restart,
     shim_argvs,
+    terminate,
     wait_for_call,
 )
 
@@ -40,14 +41,19 @@ def app_pids(ws) -> set[int]:
     return {p["pid"] for p in ws.processes("dev") if p["state"] != "Z" and is_app(p["cmdline"])}
 
 
-def test_ctrl_c_during_a_stack_restart_finishes_it_and_starts_nothing_new(ws, tmp_path):
+# SIGTERM means what Ctrl-C means (SPEC, "interrupts"): sent to restart alone, as kill and timeout do
+INTERRUPTS = pytest.mark.parametrize("interrupt", [ctrl_c, terminate], ids=["ctrl-c", "sigterm"])
+
+
+@INTERRUPTS
+def test_ctrl_c_during_a_stack_restart_finishes_it_and_starts_nothing_new(ws, tmp_path, interrupt):
     """redis → queue → nginx: Ctrl-C while redis restarts; redis's restart completes, the rest never starts."""
     pid, before = ws.answer("dev")["pid"], started(ws)
     ids = {c: container_id(c) for f in (REDIS, QUEUE, NGINX) for c in ws.stack_containers(f, "dev")}
     shim = make_shim(tmp_path / "shim")
     proc = popen_restart(ws, "--json", "--timeout", "3", shim_dir=shim)
     wait_for_call(proc, shim, is_compose_restart(ws.feature_project(REDIS, "dev")))
-    ctrl_c(proc)
+    interrupt(proc)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     after = started(ws)
@@ -63,13 +69,14 @@ def test_ctrl_c_during_a_stack_restart_finishes_it_and_starts_nothing_new(ws, tm
                                                                "nginx": "not started"}, err
 
 
-def test_ctrl_c_after_the_app_was_stopped_starts_and_verifies_it_then_exits_130(ws, tmp_path):
+@INTERRUPTS
+def test_ctrl_c_after_the_app_was_stopped_starts_and_verifies_it_then_exits_130(ws, tmp_path, interrupt):
     old = app_pids(ws)
     assert old
     shim = make_shim(tmp_path / "shim")
     proc = popen_restart(ws, "--only", "notes", "--json", shim_dir=shim)
     wait_for_call(proc, shim, is_agent("stop"))
-    ctrl_c(proc)
+    interrupt(proc)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "finishing the app restart" in err and err.strip().splitlines()[-1].endswith("the app was restarted.")

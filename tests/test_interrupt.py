@@ -99,3 +99,27 @@ def test_ctrl_c_during_pip_lets_it_finish_and_starts_nothing_else(ws, capfd):
     assert [(s["name"], s["status"]) for s in data["steps"]][-1] == ("pip uninstall", "ok")   # it finished
     assert not [c for c in runner.calls if "restart" in c] and agent(runner, "stop") == []       # nothing new
     assert "letting the running pip call finish" in err
+
+
+def test_sigterm_is_ctrl_c_and_deferred_like_it():
+    """kill/timeout send SIGTERM to restart alone: it interrupts like Ctrl-C, and a deferred step
+    (the app is down, pip runs) lets it finish first, exactly as for Ctrl-C."""
+    import os
+    import signal
+
+    from restart.interrupt import deferred, sigterm_as_ctrl_c
+
+    saved = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        sigterm_as_ctrl_c()
+        with deferred("finishing", quiet=True) as state:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert state.requested                     # deferred: no KeyboardInterrupt in here
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("SIGTERM outside a deferred step did not interrupt")
+    finally:
+        signal.signal(signal.SIGTERM, saved)
