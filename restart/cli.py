@@ -19,7 +19,8 @@ EXIT_CODES = (
              "what was touched"),
     (USAGE, "usage or configuration error: nothing was touched"),
     (BUSY, "another run is restarting this product and --no-wait was given: nothing was touched"),
-    (INTERRUPTED, "interrupted (Ctrl-C): running stack restarts and pip calls finished, nothing new started; an "
+    (INTERRUPTED, "interrupted (Ctrl-C, or SIGTERM from kill/timeout): running stack restarts and pip calls "
+                  "finished, nothing new started; an "
                   "app already stopped was started and verified first (a second Ctrl-C abandons that and says "
                   "the app is down)"),
 )
