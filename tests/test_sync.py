@@ -187,6 +187,46 @@ def test_apply_create_fails_when_something_appeared(ws):
     assert path.is_dir() and not path.is_symlink()
 
 
+def test_a_feature_declared_twice_still_plans_the_next_one(ws):
+    """(mutmut: the ``continue`` on an already planned link as ``break`` survived)"""
+    changes = plan_links(ws, ws / "app", refs(THEME, THEME, REDIS))
+    assert [(c.action, c.path.name) for c in changes] == [("create", "splent_feature_theme"),
+                                                          ("create", "splent_feature_redis@v1.5.6")]
+
+
+def test_stale_links_only_in_real_namespace_folders(tmp_path, ws):
+    """A file or a symlinked folder under features/ is not SPLENT's layout: left alone, and the
+    folders after it are still cleaned (mutmut: ``continue`` as ``break``, and ``is_symlink()
+    and not is_dir()`` survived)."""
+    features = ws / "app" / "features"
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink("../../x", tmp_path / "elsewhere" / "splent_feature_far")
+    features.mkdir()
+    os.symlink(tmp_path / "elsewhere", features / "a_linked_ns")
+    (features / "README").write_text("")
+    os.makedirs(features / "z_ns")
+    os.symlink("../../../gone", features / "z_ns" / "splent_feature_gone")
+    assert plan_links(ws, ws / "app", []) == (LinkChange("remove", features / "z_ns" / "splent_feature_gone", None),)
+
+
+def test_a_file_where_the_namespace_folder_belongs_is_refused(ws):
+    (ws / "app" / "features").mkdir()
+    links_dir(ws).write_text("")
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", refs(THEME))
+    assert str(err.value) == ("app/features/splent_io is a file, not a directory: restart will not put "
+                              "feature links there.")
+
+
+def test_apply_names_the_os_reason(ws):
+    links_dir(ws).parent.mkdir(parents=True)
+    links_dir(ws).write_text("")                        # appeared after planning: a file, not a folder
+    path = links_dir(ws) / "splent_feature_theme"
+    with pytest.raises(RestartError) as err:
+        apply_links([LinkChange("create", path, "../../../splent_feature_theme")])
+    assert str(err.value) == f"cannot create the feature link {path}: File exists."
+
+
 # --- pip list --------------------------------------------------------------------------------
 
 # `python3 -m pip list --format=json` (pip 23.2) in a container where one feature is editable
@@ -323,6 +363,33 @@ def test_same_mode_other_folder_is_reinstalled():
                               "/workspace/splent_feature_theme")
 
 
+def test_parse_pip_list_odd_entries():
+    """No version is "" (not "None"); an empty or non-string editable location is not editable;
+    a list line indented under a notice is still found (mutmut survivors)."""
+    text = ('[notice] A new release of pip is available\n'
+            '  [{"name": "a"}, {"name": "b", "version": "1", "editable_project_location": ""}, '
+            '{"name": "c", "version": "2", "editable_project_location": 7}]\n')
+    assert parse_pip_list(text) == {"a": Installed("a", "", None), "b": Installed("b", "1", None),
+                                    "c": Installed("c", "2", None)}
+
+
+def test_a_feature_declared_twice_is_one_change_and_the_next_still_counts():
+    """(mutmut: ``seen.add(None)`` and the ``continue`` as ``break`` survived)"""
+    assert [c.package for c in diff([THEME, THEME, REDIS], [])] == ["splent_feature_theme", "splent_feature_redis"]
+
+
+@pytest.mark.parametrize("location", [
+    "/workspace/.splent_cache/features/other_ns/splent_feature_redis",      # in the cache, no @
+    "/srv/features/splent_feature_redis@v1.5.6",                             # <name>@<version>, elsewhere
+])
+def test_installed_from_another_pinned_folder_is_a_switch_of_folder(location):
+    """Either sign makes an install pinned; same mode, other folder: reinstall from the declared one."""
+    (change,) = diff([REDIS], [inst("splent_feature_redis", "1.5.6", location)])
+    assert change == FeatureChange("switch", "splent_feature_redis", location,
+                                   f"{CACHE}/splent_feature_redis@v1.5.6", f"{CACHE}/splent_feature_redis@v1.5.6")
+    assert pip_argvs([change]) == ((*INSTALL, "-e", f"{CACHE}/splent_feature_redis@v1.5.6"),)
+
+
 def test_installed_from_its_own_cache_folder_ignores_an_unbumped_version():
     stale_metadata = [inst("splent_feature_redis", "1.5.5", f"{CACHE}/splent_feature_redis@v1.5.6")]
     assert diff([REDIS], stale_metadata) == ()
@@ -452,3 +519,19 @@ def test_pip_failure_plain_error_line_and_uninstall():
     err = pip_failure("w", (*UNINSTALL, "splent_feature_x"), "", [gone, BROKEN])
     assert str(err) == "pip failed in w uninstalling splent_feature_x (no stack or app was touched)."
     assert err.log == {}
+
+
+
+def test_pip_failure_without_an_error_line_or_names():
+    """The last line stands in for a missing error line; no feature named: no "installing"
+    (mutmut: ``tail[-2]``, ``… if names or True`` survived)."""
+    err = pip_failure("w", (*INSTALL, "-e", "/workspace/x"), "first thing\nsomething odd happened\n", [])
+    assert str(err) == "pip failed in w (no stack or app was touched): something odd happened"
+    assert err.log == {"pip install in w": ["first thing", "something odd happened"]}
+
+
+def test_pip_error_tail_limit_and_a_frame_without_source_line():
+    lines = [f"line {i}" for i in range(20)]
+    assert pip_error_tail("\n".join(lines)) == lines[-12:]
+    frame = '  File "/x.py", line 3, in f\n  KeyError: x\n'          # the next line is not indented more
+    assert pip_error_tail(frame) == ["KeyError: x"]
