@@ -805,3 +805,17 @@ def test_requirement_notes_exactly():
         (10, "Feature0 | Feature1 | Feature2 | Feature3 | Feature4 | Feature5 | Feature6 | Feature7 | "
              "Feature8 | …: a disjunction (one of them is enough) imposes no order"),
     )
+
+
+def test_render_parenthesises_exactly_where_precedence_needs_it():
+    """Notes and cycle messages quote constraints through render (mutmut: the "!(" of a negated
+    binary, the parentheses of a looser left operand and the limit boundary survived)."""
+    texts = ["!(a & b)", "!a & b", "(a | b) & c", "a | b & c", "a => (b => c)", "a => b => c",
+             "(a <=> b) | c", "true => a", "false | a => b"]
+    model = model_of("constraints\n" + "".join(f"  {t}\n" for t in texts))
+    assert [render(c.expr) for c in model.constraints] == texts
+    assert model.constraints[7].expr == Implies(Other("true", ()), Ref("a"))
+    assert model.constraints[8].expr == Implies(Or(Other("false", ()), Ref("a")), Ref("b"))
+    expr = model.constraints[2].expr
+    assert render(expr, limit=11) == "(a | b) & c"                   # exactly the limit: not cut
+    assert render(expr, limit=10) == "(a | b) &…"
