@@ -178,6 +178,8 @@ def test_toml_error_without_position(tmp_path):
     ('project = 3\n', "[project] must be a table, not an integer."),
     ('[tool.splent]\nspl_model = "v1"\n', "[tool.splent.spl_model] must be a table, not a string."),
     ('[tool.splent]\nuvl = 1\n', "[tool.splent.uvl] must be a table, not an integer."),
+    ('[tool.splent]\nspl = 1.5\n', "[tool.splent].spl must be a string, not a float."),
+    ('[tool.splent]\nspl = 1979-05-27\n', "[tool.splent].spl must be a string, not a date."),
     ('[tool.splent.spl_model]\nversion = [1]\n', "[tool.splent.spl_model].version must be a string, not a list."),
     ('[tool.splent.uvl]\nfile = false\n', "[tool.splent.uvl].file must be a string, not a boolean."),
     ('[project.optional-dependencies]\nfeatures = "x"\n', "[project.optional-dependencies].features must be a "

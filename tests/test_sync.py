@@ -525,9 +525,10 @@ def test_pip_failure_plain_error_line_and_uninstall():
 def test_pip_failure_without_an_error_line_or_names():
     """The last line stands in for a missing error line; no feature named: no "installing"
     (mutmut: ``tail[-2]``, ``… if names or True`` survived)."""
-    err = pip_failure("w", (*INSTALL, "-e", "/workspace/x"), "first thing\nsomething odd happened\n", [])
+    stderr = "first thing\nsecond thing\nsomething odd happened\n"
+    err = pip_failure("w", (*INSTALL, "-e", "/workspace/x"), stderr, [])
     assert str(err) == "pip failed in w (no stack or app was touched): something odd happened"
-    assert err.log == {"pip install in w": ["first thing", "something odd happened"]}
+    assert err.log == {"pip install in w": ["first thing", "second thing", "something odd happened"]}
 
 
 def test_pip_error_tail_limit_and_a_frame_without_source_line():
@@ -535,3 +536,43 @@ def test_pip_error_tail_limit_and_a_frame_without_source_line():
     assert pip_error_tail("\n".join(lines)) == lines[-12:]
     frame = '  File "/x.py", line 3, in f\n  KeyError: x\n'          # the next line is not indented more
     assert pip_error_tail(frame) == ["KeyError: x"]
+
+
+
+def test_a_product_outside_the_workspace_is_refused(tmp_path):
+    ws, outside = tmp_path / "ws", tmp_path / "elsewhere"
+    ws.mkdir()
+    outside.mkdir()
+    os.symlink(outside, ws / "app")
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", [])
+    assert str(err.value) == f"{ws / 'app'} resolves outside the workspace {ws} ({os.path.realpath(outside)})."
+
+
+def test_a_file_where_the_features_folder_belongs_is_refused(ws):
+    (ws / "app" / "features").write_text("")
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", [])
+    assert str(err.value) == ("app/features is a file, not a directory: restart will not put feature links "
+                              "there.")
+
+
+def test_apply_never_replaces_a_directory_that_appeared(ws):
+    path = links_dir(ws) / "splent_feature_theme"
+    path.mkdir(parents=True)
+    with pytest.raises(RestartError) as err:
+        apply_links([LinkChange("replace", path, "../../../splent_feature_theme")])
+    assert str(err.value) == f"{path} is no longer a symlink; it was not replaced."
+    assert path.is_dir() and not path.is_symlink()
+
+
+def test_bad_pip_output_is_quoted_up_to_120_characters():
+    with pytest.raises(RestartError) as err:
+        parse_pip_list("x" * 200)
+    assert str(err.value).endswith(": " + "x" * 120 + ".")
+
+
+def test_a_bump_down_to_release_zero_is_a_downgrade():
+    """``0`` is release (0,), older than 1 (mutmut: trailing zeros stripped down to nothing survived)."""
+    assert FeatureChange("bump", "x", "1", "0", "/w/x").label() == "↓ x 1 → 0"
+    assert FeatureChange("bump", "x", "0", "0.1", "/w/x").label() == "↑ x 0 → 0.1"
