@@ -285,3 +285,6 @@ def test_a_feature_requiring_itself_under_another_uvl_name_is_a_note():
     assert through.notes == ("demo_spl.uvl:8: pay requires x, which the product does not declare",
                              "demo_spl.uvl:8: pay requires itself through x: no order")
     assert direct.edges == through.edges == ()
+    longer = order_features(pkg("pay"), spl("pay splent_feature_pay,splent_feature_pay,x,y",
+                                            "pay => x; x => y; y => splent_feature_pay"))
+    assert longer.notes[-1] == "demo_spl.uvl:9: pay requires itself through x, y: no order"
