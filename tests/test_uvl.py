@@ -819,3 +819,12 @@ def test_render_parenthesises_exactly_where_precedence_needs_it():
     expr = model.constraints[2].expr
     assert render(expr, limit=11) == "(a | b) & c"                   # exactly the limit: not cut
     assert render(expr, limit=10) == "(a | b) &…"
+
+
+def test_a_part_that_gives_no_order_does_not_hide_the_next_one():
+    """(mutmut: the ``continue`` after a note in requirements() as ``break`` survived: b => c
+    and a => d were lost) and five names are listed without "and 0 more"."""
+    assert reqs("constraints\n  (true => a) & (b => c)\n") == {("b", "c")}
+    assert reqs("constraints\n  a => (b | c) & d\n") == {("a", "d")}
+    assert notes("constraints\n  a1 + a2 + a3 + a4 + a5 > 1\n") == [
+        "a1 + a2 + a3 + a4 + a5 > 1: a comparison or arithmetic over a1, a2, a3, a4, a5: no order"]
