@@ -30,6 +30,17 @@ def restart(ws, *args: str, extra_env: dict | None = None, timeout: float = 300,
                           capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
 
 
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that gets Ctrl-C: SIGINT back at its default disposition.
+
+    A test runner started as a background job (``cmd &``) or by a tool such as mutmut has
+    SIGINT ignored, and an ignored signal stays ignored across exec (``restore_signals`` does
+    not cover SIGINT); Python then installs no KeyboardInterrupt handler and the child never
+    hears the test's Ctrl-C.  A terminal's foreground job has it at the default, so reset it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen_restart(ws, *args: str, shim_dir: Path, extra_env: dict | None = None) -> subprocess.Popen:
     """restart as a terminal's foreground job: its own process group, so ``os.killpg(proc.pid,
     SIGINT)`` is exactly what Ctrl-C does (the whole group, not just the Python process)."""
@@ -38,7 +49,7 @@ def popen_restart(ws, *args: str, shim_dir: Path, extra_env: dict | None = None)
                DOCKER_SHIM_LOG=str(shim_dir / "argv.log"), **(extra_env or {}))
     return subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=sigint_default)
 
 
 def wait_for_call(proc: subprocess.Popen, shim_dir: Path, matches, timeout: float = 120) -> list[str]:

@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 
 from restart.errors import ConfigError
-from restart.planning.features import DEFAULT_NAMESPACE, FeatureRef, ns_safe, parse_entry, project_name
+from restart.planning.features import (
+    DEFAULT_NAMESPACE,
+    FeatureRef,
+    ns_safe,
+    parse_entry,
+    project_name,
+    workspace_relative,
+)
 
 SRC, KEY = "app/pyproject.toml", "[tool.splent].features"
 
@@ -109,3 +116,9 @@ def test_compose_file_prefers_env_file(tmp_path: Path):
     (docker / "docker-compose.dev.yml").write_text("services: {}\n")
     assert ref.compose_file(tmp_path, "dev") == docker / "docker-compose.dev.yml"
     assert ref.compose_file(tmp_path, "prod") == docker / "docker-compose.yml"
+
+
+def test_workspace_relative_shows_outside_paths_as_they_are():
+    rel = workspace_relative(Path("/ws"))
+    assert rel(Path("/ws/app/pyproject.toml")) == "app/pyproject.toml"
+    assert rel(Path("/elsewhere/x.uvl")) == "/elsewhere/x.uvl"

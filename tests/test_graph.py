@@ -250,3 +250,41 @@ def test_networkx_is_imported_lazily():
             "restart.planning.graph.order_features(['a'], restart.planning.uvl.parse_uvl('features\\n a')); "
             "assert 'networkx' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_a_pass_through_goes_on_after_a_requirement_already_seen():
+    """x => b was reached already (a => b): x's next requirement still counts (mutmut: the
+    ``continue`` on a seen target as ``break`` survived, and c -> a was lost)."""
+    model = spl(leaves("a", "b", "c", "x"), "a => b; a => x; x => b; x => c")
+    order = order_features(pkg("a", "b", "c"), model)
+    assert short(order) == ["b", "c", "a"]
+    assert [(e.before, e.after, e.reason) for e in order.edges] == [
+        (*pkg("b", "a"), "demo_spl.uvl:9"), (*pkg("c", "a"), "demo_spl.uvl:10 via x (:12)")]
+
+
+def test_an_undeclared_feature_reached_from_any_declared_one_is_no_note():
+    """x is reached from a, then b's chain is walked: x stays "required by a declared feature"
+    (mutmut: ``reached = seen`` / ``reached &= seen`` survived and added a false note on x)."""
+    model = spl(leaves("a", "b", "c", "x"), "a => x; x => c; b => c")
+    order = order_features(pkg("a", "b", "c"), model)
+    assert short(order) == ["c", "a", "b"]
+    assert order.notes == ("demo_spl.uvl:9: a requires x, which the product does not declare",)
+
+
+def test_constraints_among_undeclared_features_only_are_no_note():
+    """(mutmut: ``… and r.feature not in node_of or r.feature not in reached`` survived)"""
+    assert order_features(pkg("a"), spl(leaves("a", "x", "y"), "x => y")).notes == ()
+
+
+def test_a_feature_requiring_itself_under_another_uvl_name_is_a_note():
+    """Two UVL features for one package: ``pay`` (package attribute) and ``splent_feature_pay``."""
+    direct = order_features(pkg("pay"), spl("pay splent_feature_pay,splent_feature_pay", "pay => splent_feature_pay"))
+    assert direct.notes == ("demo_spl.uvl:7: pay requires itself through splent_feature_pay: no order",)
+    through = order_features(pkg("pay"), spl("pay splent_feature_pay,splent_feature_pay,x",
+                                             "pay => x; x => splent_feature_pay"))
+    assert through.notes == ("demo_spl.uvl:8: pay requires x, which the product does not declare",
+                             "demo_spl.uvl:8: pay requires itself through x: no order")
+    assert direct.edges == through.edges == ()
+    longer = order_features(pkg("pay"), spl("pay splent_feature_pay,splent_feature_pay,x,y",
+                                            "pay => x; x => y; y => splent_feature_pay"))
+    assert longer.notes[-1] == "demo_spl.uvl:9: pay requires itself through x, y: no order"

@@ -20,6 +20,17 @@ from tests.test_catalogue import WEB, agent_reply, example_copy, healthy_engine,
 NO_STACKS = ("--only", "notes", "--no-color")
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_reaches_python():
+    """SIGINT handled as in a terminal's foreground Python (KeyboardInterrupt), whatever the runner
+    inherited: started as a background job or by mutmut, SIGINT is ignored (SIG_IGN), Python
+    installs no handler, and restart's deferral (which takes over only from the default
+    handler) would never see the test's Ctrl-C."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     return example_copy(tmp_path, monkeypatch)

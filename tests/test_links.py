@@ -172,3 +172,72 @@ def test_apply_create_fails_when_something_appeared(ws):
     with pytest.raises(RestartError, match="cannot create the feature link"):
         apply_links([LinkChange("create", path, "../../../splent_feature_theme")])
     assert path.is_dir() and not path.is_symlink()
+
+
+# --- from the mutation survivors (issue 12) ---------------------------------------------------
+
+def test_a_feature_declared_twice_still_plans_the_next_one(ws):
+    """(mutmut: the ``continue`` on an already planned link as ``break`` survived)"""
+    changes = plan_links(ws, ws / "app", refs(THEME, THEME, REDIS))
+    assert [(c.action, c.path.name) for c in changes] == [("create", "splent_feature_theme"),
+                                                          ("create", "splent_feature_redis@v1.5.6")]
+
+
+def test_stale_links_only_in_real_namespace_folders(tmp_path, ws):
+    """A file or a symlinked folder under features/ is not SPLENT's layout: left alone, and the
+    folders after it are still cleaned (mutmut: ``continue`` as ``break``, and ``is_symlink()
+    and not is_dir()`` survived)."""
+    features = ws / "app" / "features"
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink("../../x", tmp_path / "elsewhere" / "splent_feature_far")
+    features.mkdir()
+    os.symlink(tmp_path / "elsewhere", features / "a_linked_ns")
+    (features / "README").write_text("")
+    os.makedirs(features / "z_ns")
+    os.symlink("../../../gone", features / "z_ns" / "splent_feature_gone")
+    assert plan_links(ws, ws / "app", []) == (LinkChange("remove", features / "z_ns" / "splent_feature_gone", None),)
+
+
+def test_a_file_where_the_namespace_folder_belongs_is_refused(ws):
+    (ws / "app" / "features").mkdir()
+    links_dir(ws).write_text("")
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", refs(THEME))
+    assert str(err.value) == ("app/features/splent_io is a file, not a directory: restart will not put "
+                              "feature links there.")
+
+
+def test_apply_names_the_os_reason(ws):
+    links_dir(ws).parent.mkdir(parents=True)
+    links_dir(ws).write_text("")                        # appeared after planning: a file, not a folder
+    path = links_dir(ws) / "splent_feature_theme"
+    with pytest.raises(RestartError) as err:
+        apply_links([LinkChange("create", path, "../../../splent_feature_theme")])
+    assert str(err.value) == f"cannot create the feature link {path}: File exists."
+
+
+def test_a_product_outside_the_workspace_is_refused(tmp_path):
+    ws, outside = tmp_path / "ws", tmp_path / "elsewhere"
+    ws.mkdir()
+    outside.mkdir()
+    os.symlink(outside, ws / "app")
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", [])
+    assert str(err.value) == f"{ws / 'app'} resolves outside the workspace {ws} ({os.path.realpath(outside)})."
+
+
+def test_a_file_where_the_features_folder_belongs_is_refused(ws):
+    (ws / "app" / "features").write_text("")
+    with pytest.raises(ConfigError) as err:
+        plan_links(ws, ws / "app", [])
+    assert str(err.value) == ("app/features is a file, not a directory: restart will not put feature links "
+                              "there.")
+
+
+def test_apply_never_replaces_a_directory_that_appeared(ws):
+    path = links_dir(ws) / "splent_feature_theme"
+    path.mkdir(parents=True)
+    with pytest.raises(RestartError) as err:
+        apply_links([LinkChange("replace", path, "../../../splent_feature_theme")])
+    assert str(err.value) == f"{path} is no longer a symlink; it was not replaced."
+    assert path.is_dir() and not path.is_symlink()

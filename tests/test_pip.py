@@ -296,3 +296,62 @@ def test_pip_failure_plain_error_line_and_uninstall():
     err = pip_failure("w", uninstall.verb, uninstall.packages, "")
     assert str(err) == "pip failed in w uninstalling splent_feature_x (no stack or app was touched)."
     assert err.log == {}
+
+
+# --- from the mutation survivors (issue 12) ---------------------------------------------------
+
+def test_parse_pip_list_odd_entries():
+    """No version is "" (not "None"); an empty or non-string editable location is not editable;
+    a list line indented under a notice is still found (mutmut survivors)."""
+    text = ('[notice] A new release of pip is available\n'
+            '  [{"name": "a"}, {"name": "b", "version": "1", "editable_project_location": ""}, '
+            '{"name": "c", "version": "2", "editable_project_location": 7}]\n')
+    assert parse_pip_list(text) == {"a": Installed("a", "", None), "b": Installed("b", "1", None),
+                                    "c": Installed("c", "2", None)}
+
+
+def test_a_feature_declared_twice_is_one_change_and_the_next_still_counts():
+    """(mutmut: ``seen.add(None)`` and the ``continue`` as ``break`` survived)"""
+    assert [c.package for c in diff([THEME, THEME, REDIS], [])] == ["splent_feature_theme", "splent_feature_redis"]
+
+
+@pytest.mark.parametrize("location", [
+    "/workspace/.splent_cache/features/other_ns/splent_feature_redis",      # in the cache, no @
+    "/srv/features/splent_feature_redis@v1.5.6",                             # <name>@<version>, elsewhere
+])
+
+
+def test_installed_from_another_pinned_folder_is_a_switch_of_folder(location):
+    """Either sign makes an install pinned; same mode, other folder: reinstall from the declared one."""
+    (change,) = diff([REDIS], [inst("splent_feature_redis", "1.5.6", location)])
+    assert change == FeatureChange("switch", "splent_feature_redis", location,
+                                   f"{CACHE}/splent_feature_redis@v1.5.6", f"{CACHE}/splent_feature_redis@v1.5.6")
+    assert pip_argvs([change]) == ((*INSTALL, "-e", f"{CACHE}/splent_feature_redis@v1.5.6"),)
+
+
+def test_pip_failure_without_an_error_line_or_names():
+    """The last line stands in for a missing error line; no feature named: no "installing"
+    (mutmut: ``tail[-2]``, ``… if names or True`` survived)."""
+    stderr = "first thing\nsecond thing\nsomething odd happened\n"
+    err = pip_failure("w", "install", (), stderr)
+    assert str(err) == "pip failed in w (no stack or app was touched): something odd happened"
+    assert err.log == {"pip install in w": ["first thing", "second thing", "something odd happened"]}
+
+
+def test_pip_error_tail_limit_and_a_frame_without_source_line():
+    lines = [f"line {i}" for i in range(20)]
+    assert pip_error_tail("\n".join(lines)) == lines[-12:]
+    frame = '  File "/x.py", line 3, in f\n  KeyError: x\n'          # the next line is not indented more
+    assert pip_error_tail(frame) == ["KeyError: x"]
+
+
+def test_bad_pip_output_is_quoted_up_to_120_characters():
+    with pytest.raises(RestartError) as err:
+        parse_pip_list("x" * 200)
+    assert str(err.value).endswith(": " + "x" * 120 + ".")
+
+
+def test_a_bump_down_to_release_zero_is_a_downgrade():
+    """``0`` is release (0,), older than 1 (mutmut: trailing zeros stripped down to nothing survived)."""
+    assert FeatureChange("bump", "x", "1", "0", "/w/x").label() == "↓ x 1 → 0"
+    assert FeatureChange("bump", "x", "0", "0.1", "/w/x").label() == "↑ x 0 → 0.1"

@@ -1,12 +1,13 @@
 """pyproject.toml → declared features and SPL; where the UVL model is found."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from restart.errors import ConfigError
-from restart.planning.pyproject import ProductConfig, doi_slug, find_uvl, read_pyproject
+from restart.planning.pyproject import ProductConfig, doi_slug, find_uvl, label, load_toml, read_pyproject
 
 
 def write(path: Path, text: str = "") -> Path:
@@ -107,6 +108,38 @@ def test_spl_model_pin(tmp_path):
         "cms_spl", None, "10.5281/zenodo.21610307", "cms.uvl")
 
 
+def test_pinned_version_and_framework_file_are_read(tmp_path):
+    """(mutmut: spl_version=None / _string(model, "VERSION", …) survived: no test read a pinned version)"""
+    path = product(tmp_path, '[tool.splent.spl_model]\nversion = " v2 "\n[tool.splent.uvl]\nfile = "cms.uvl"\n')
+    config = read_pyproject(path, "dev")
+    assert (config.spl_version, config.uvl_file) == ("v2", "cms.uvl")
+
+
+@pytest.mark.parametrize("toml, declared", [
+    ("", False),
+    ('[tool.splent]\nspl = "cms_spl"\n', False),                     # other keys are no declaration
+    ('[tool.splent]\nfeatures_prod = []\n', True),                   # features_<env> alone declares
+    ('[project.optional-dependencies]\nfeatures = []\n', True),       # so does the legacy list
+    ('[project.optional-dependencies]\ndocs = ["x"]\n', False),
+])
+def test_declared_means_some_features_key_exists(tmp_path, toml, declared):
+    """``declared`` decides whether "no features" is a product without features or a missing list."""
+    assert read_pyproject(product(tmp_path, toml), "dev").declared is declared
+
+
+
+
+def test_load_toml_names_the_file_itself(tmp_path):
+    """Called without a label (the workspace env, compose files…) the message still names the file."""
+    with pytest.raises(ConfigError, match=r"^app/missing\.toml does not exist\.$"):
+        load_toml(tmp_path / "app" / "missing.toml")
+    (tmp_path / "app" / "dir.toml").mkdir(parents=True)
+    with pytest.raises(ConfigError) as err:
+        load_toml(tmp_path / "app" / "dir.toml")
+    assert str(err.value) == "app/dir.toml cannot be read: Is a directory."
+    assert label(Path("pyproject.toml")) == "pyproject.toml"
+
+
 def test_missing_file(tmp_path):
     assert error(tmp_path / "app" / "pyproject.toml") == "app/pyproject.toml does not exist."
 
@@ -136,6 +169,15 @@ def test_toml_error_without_position(tmp_path):
     ('[tool.splent]\nfeatures_dev = ["x@"]\n', '[tool.splent].features_dev entry "x@" has an empty version.'),
     ('[tool.splent]\nspl = ["cms_spl"]\n', "[tool.splent].spl must be a string, not a list."),
     ('[tool.splent.spl_model]\ndoi = true\n', "[tool.splent.spl_model].doi must be a string, not a boolean."),
+    ('project = 3\n', "[project] must be a table, not an integer."),
+    ('[tool.splent]\nspl_model = "v1"\n', "[tool.splent.spl_model] must be a table, not a string."),
+    ('[tool.splent]\nuvl = 1\n', "[tool.splent.uvl] must be a table, not an integer."),
+    ('[tool.splent]\nspl = 1.5\n', "[tool.splent].spl must be a string, not a float."),
+    ('[tool.splent]\nspl = 1979-05-27\n', "[tool.splent].spl must be a string, not a date."),
+    ('[tool.splent.spl_model]\nversion = [1]\n', "[tool.splent.spl_model].version must be a string, not a list."),
+    ('[tool.splent.uvl]\nfile = false\n', "[tool.splent.uvl].file must be a string, not a boolean."),
+    ('[project.optional-dependencies]\nfeatures = "x"\n', "[project.optional-dependencies].features must be a "
+                                                            "list of strings, not a string."),
 ])
 def test_wrong_types(tmp_path, toml, message):
     assert error(product(tmp_path, toml)) == f"innosoft_app/pyproject.toml: {message}"
@@ -163,6 +205,7 @@ def uvl(path: Path) -> Path:
 def test_doi_slug():
     assert doi_slug("10.5281/zenodo.21610307") == "10.5281_zenodo.21610307"
     assert doi_slug(" doi:10.1/a b ") == "doi_10.1_a_b"
+    assert doi_slug("/10.1/Zenodo.X/") == "10.1_Zenodo.X"         # capitals kept, no "_" at the ends
 
 
 def test_nothing_declared_and_nothing_found(tmp_path):
@@ -247,12 +290,52 @@ def test_cache_beats_legacy_catalog(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"spl": "../cms_spl"}, '[tool.splent].spl "../cms_spl" is not a plain name'),
-    ({"version": "../../x"}, '[tool.splent.spl_model].version "../../x" is not a plain version'),
+    ({"spl": "../cms_spl"}, '[tool.splent].spl "../cms_spl" is not a plain name'
+                            " (allowed: letters, digits, '_', '.' and '-', not starting with '.')."),
+    ({"spl": ".cms_spl"}, '[tool.splent].spl ".cms_spl" is not a plain name'
+                          " (allowed: letters, digits, '_', '.' and '-', not starting with '.')."),
+    ({"version": "../../x"}, '[tool.splent.spl_model].version "../../x" is not a plain version'
+                             " (allowed: letters, digits, '_', '.' and '-')."),
+    ({"version": ".v1"}, '[tool.splent.spl_model].version ".v1" is not a plain version'
+                         " (allowed: letters, digits, '_', '.' and '-')."),
     ({"spl": None, "uvl_file": "../../etc/model.uvl"},
      '[tool.splent.uvl].file "../../etc/model.uvl" points outside app/uvl/.'),
 ])
 def test_paths_from_pyproject_stay_in_their_folder(tmp_path, kwargs, message):
+    """A leading "." is refused too (mutmut: `not fullmatch(spl) and spl.startswith(".")` survived)."""
     with pytest.raises(ConfigError) as err:
         find_uvl(tmp_path, tmp_path / "app", config(tmp_path, **kwargs))
-    assert str(err.value).startswith(f"app/pyproject.toml: {message}")
+    assert str(err.value) == f"app/pyproject.toml: {message}"
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda p: p.mkdir(parents=True), "a directory"),
+    (lambda p: (p.parent.mkdir(parents=True), p.symlink_to(p.parent / "gone.uvl")), "a broken symlink"),
+    (lambda p: (p.parent.mkdir(parents=True), os.mkfifo(p)), "not a regular file"),
+])
+def test_something_else_where_the_model_belongs_is_an_error(tmp_path, make, what):
+    """Passing over it would restart every stack in declared order without a word."""
+    make(tmp_path / "splent_spl_cms" / "cms_spl.uvl")
+    with pytest.raises(ConfigError) as err:
+        find_uvl(tmp_path, tmp_path / "app", config(tmp_path))
+    assert str(err.value) == (f"the UVL model splent_spl_cms/cms_spl.uvl is {what}; put the model file there, "
+                              "or remove it to restart stacks in declared order.")
+
+
+def test_working_copy_of_an_spl_without_the_spl_suffix(tmp_path):
+    """``mycms``: the folder is splent_spl_mycms; nothing is cut off a name without ``_spl``."""
+    uvl(tmp_path / "splent_spl_m" / "mycms.uvl")                    # "mycms" minus 4 characters
+    model = uvl(tmp_path / "splent_spl_mycms" / "mycms.uvl")
+    assert find_uvl(tmp_path, tmp_path / "app", config(tmp_path, spl="mycms")) == model
+
+
+def test_cache_looks_only_in_folders_of_this_spl(tmp_path):
+    uvl(tmp_path / ".splent_cache" / "spls" / "another" / "cms_spl.uvl")
+    assert find_uvl(tmp_path, tmp_path / "app", config(tmp_path)) is None
+
+
+def test_cache_metadata_of_another_shape_counts_as_no_doi(tmp_path):
+    folder = tmp_path / ".splent_cache" / "spls" / "cms_spl@v1"
+    write(folder / "metadata.toml", 'spl = "cms_spl"\n')
+    model = uvl(folder / "cms_spl.uvl")
+    assert find_uvl(tmp_path, tmp_path / "app", config(tmp_path, version="v1", doi="10.1/x")) == model

@@ -811,3 +811,26 @@ def test_requirement_notes_exactly():
         (10, "Feature0 | Feature1 | Feature2 | Feature3 | Feature4 | Feature5 | Feature6 | Feature7 | "
              "Feature8 | …: a disjunction (one of them is enough) imposes no order"),
     )
+
+
+def test_render_parenthesises_exactly_where_precedence_needs_it():
+    """Notes and cycle messages quote constraints through render (mutmut: the "!(" of a negated
+    binary, the parentheses of a looser left operand and the limit boundary survived)."""
+    texts = ["!(a & b)", "!a & b", "(a | b) & c", "a | b & c", "a => (b => c)", "a => b => c",
+             "(a <=> b) | c", "true => a", "false | a => b"]
+    model = model_of("constraints\n" + "".join(f"  {t}\n" for t in texts))
+    assert [render(c.expr) for c in model.constraints] == texts
+    assert model.constraints[7].expr == Implies(Other("true", ()), Ref("a"))
+    assert model.constraints[8].expr == Implies(Or(Other("false", ()), Ref("a")), Ref("b"))
+    expr = model.constraints[2].expr
+    assert render(expr, limit=11) == "(a | b) & c"                   # exactly the limit: not cut
+    assert render(expr, limit=10) == "(a | b) &…"
+
+
+def test_a_part_that_gives_no_order_does_not_hide_the_next_one():
+    """(mutmut: the ``continue`` after a note in requirements() as ``break`` survived: b => c
+    and a => d were lost) and five names are listed without "and 0 more"."""
+    assert reqs("constraints\n  (true => a) & (b => c)\n") == {("b", "c")}
+    assert reqs("constraints\n  a => (b | c) & d\n") == {("a", "d")}
+    assert notes("constraints\n  a1 + a2 + a3 + a4 + a5 > 1\n") == [
+        "a1 + a2 + a3 + a4 + a5 > 1: a comparison or arithmetic over a1, a2, a3, a4, a5: no order"]

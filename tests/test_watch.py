@@ -14,7 +14,7 @@ import pytest
 from restart.planning.plan import build_plan
 from restart.planning.settings import Settings
 from restart.watch import Scope, Snapshot, decide, describe, input_files, read_files, relevant, watched_dirs
-from tests.restart_helpers import REPO, set_env_value
+from tests.restart_helpers import REPO, set_env_value, sigint_default
 from tests.rig import Workspace
 
 REDIS, QUEUE, NGINX = "splent_feature_redis", "splent_feature_queue", "splent_feature_nginx"
@@ -152,7 +152,7 @@ def run_watch(ws: Workspace, *args: str) -> subprocess.Popen:
     env["PYTHONPATH"] = str(REPO)
     return subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=sigint_default)
 
 
 def next_event(proc: subprocess.Popen) -> dict:

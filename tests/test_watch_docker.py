@@ -16,7 +16,16 @@ import threading
 
 import pytest
 
-from tests.restart_helpers import REPO, container_id, leaked_values, make_shim, restart, set_env_value, shim_argvs
+from tests.restart_helpers import (
+    REPO,
+    container_id,
+    leaked_values,
+    make_shim,
+    restart,
+    set_env_value,
+    shim_argvs,
+    sigint_default,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -35,7 +44,8 @@ class Watch:
             env["DOCKER_SHIM_LOG"] = str(shim_dir / "argv.log")
         self.proc = subprocess.Popen([sys.executable, "-m", "restart", "--workspace", str(ws.root), "--json",
                                       *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+                                     env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=sigint_default)
         self.events: queue.Queue = queue.Queue()
         self.lines: queue.Queue = queue.Queue()
         self.err: list[str] = []
