@@ -16,6 +16,7 @@ from restart.docker.app import AppController, AppResult
 from restart.docker.client import Docker
 from restart.docker.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
 from restart.docker.runner import Runner
+from restart.docker.stackids import stack_containers
 from restart.docker.stacks import StackRestarter, run_dag
 from restart.docker.steps import (
     RECREATE,
@@ -51,6 +52,7 @@ class Inspection:
     changes: tuple = ()                   # restart.planning.pip.FeatureChange
     warnings: tuple[str, ...] = ()        # e.g. the product's compose file that compose rejects
     links_skipped: str = ""               # why feature links stay unwritten (a remote engine's container)
+    stack_ids: dict = field(default_factory=dict)   # project -> container ids (restart/docker/stackids.py)
 
 
 @dataclass
@@ -84,6 +86,7 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
         engine = pool.submit(docker.check_engine)
         detected = pool.submit(docker.detect_compose)
         found = pool.submit(find_web_container, docker, s.product, plan.project, s.container)
+        listed = pool.submit(stack_containers, docker, {st.project for st in plan.stacks}) if plan.stacks else None
         engine.result()                   # an engine that does not answer is THE error, whatever else failed
         try:
             compose = detected.result()
@@ -105,6 +108,7 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
         for check in checks:              # in plan order: the first stack compose rejects is named
             check.result()
         warnings = tuple(w for w in [product_check.result() if product_check else ""] if w)
+        stack_ids = listed.result() if listed else {}
     changes = ()
     if sync:
         if facts["pip"] is None:          # no importlib.metadata in the container (Python < 3.8): ask pip
@@ -123,7 +127,7 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
                                                        s.host_project_dir):
         skip = (f"the web container {web.name} on {s.engine.label} does not mount this workspace "
                 f"({s.workspace}); its host's checkout keeps its own links")
-    return Inspection(web, state, compose, product_path, tuple(changes), warnings, skip)
+    return Inspection(web, state, compose, product_path, tuple(changes), warnings, skip, stack_ids)
 
 
 def _compose_config(docker: Docker, base: tuple[str, ...], stack, ws) -> None:

@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Sequence
 
 from restart.docker.client import ContainerState, Docker
+from restart.docker.stackids import current_states
 from restart.docker.steps import StackStep
 from restart.errors import CommandFailed, RestartError, last_line
 from restart.outcome import Outcome
@@ -179,14 +180,12 @@ class StackRestarter:
                            time.monotonic() - started)
         deadline = time.monotonic() + self.health_timeout
         try:
-            states = self.docker.stack_states(stack.base, stack.cwd)  # compose knows the project's members
+            states = current_states(self.docker, stack.containers, stack.base, stack.cwd)
             if not states:
                 return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
                                time.monotonic() - started)
             passed: set[str] = set()
             if all(s.id for s in states):
-                # compose ps can call a container running that exited meanwhile: decide on docker inspect
-                states = self.docker.states([s.id for s in states]) or states
                 states, passed = self._until_ready(states, deadline)
         except RestartError as e:
             return Outcome(stack.label, "failed", f"restarted, but its state could not be read: {e}",

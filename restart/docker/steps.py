@@ -62,6 +62,7 @@ class StackStep(Step):
     base: tuple[str, ...] = ()        # ``compose -p P --env-file E -f F``: its ps and config -q
     needs: frozenset[str] = frozenset()
     reasons: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()  # its containers, listed while inspecting: watched without compose ps
 
     @property
     def label(self) -> str:
@@ -103,7 +104,8 @@ def build_steps(plan: Plan, pre) -> RunSteps:
         master, --apply-env on a container compose did not create): said before any change.
     """
     compose = pre.compose or plan.settings.compose_cmd or cc.V2
-    return RunSteps(compose, sync_steps(plan, pre), stack_steps(plan, compose), *app_steps(plan, pre, compose))
+    return RunSteps(compose, sync_steps(plan, pre), stack_steps(plan, compose, pre.stack_ids if pre else {}),
+                    *app_steps(plan, pre, compose))
 
 
 def sync_steps(plan: Plan, pre) -> tuple[Step, ...]:
@@ -123,7 +125,8 @@ def sync_steps(plan: Plan, pre) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def stack_steps(plan: Plan, compose: tuple[str, ...]) -> tuple[StackStep, ...]:
+def stack_steps(plan: Plan, compose: tuple[str, ...], known: dict | None = None) -> tuple[StackStep, ...]:
+    """One step a stack; ``known`` (project -> container ids, from inspection) saves a compose ps each."""
     s, rel = plan.settings, _rel(plan)
     steps = []
     for st in plan.stacks:
@@ -131,7 +134,8 @@ def stack_steps(plan: Plan, compose: tuple[str, ...]) -> tuple[StackStep, ...]:
         argv = cc.restart_argv(base, stack_timeout(s))
         steps.append(StackStep(STACK, st.label, st.label, argv, cwd=st.cwd, timeout=s.timeout + 120,
                                shown=f"(cd {rel(st.cwd)} && {_shown(plan, argv)})", feature=st.feature,
-                               project=st.project, base=base, needs=st.needs, reasons=st.reasons))
+                               project=st.project, base=base, needs=st.needs, reasons=st.reasons,
+                               containers=tuple((known or {}).get(st.project, ()))))
     return tuple(steps)
 
 
