@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from restart.docker import compose as cc
 from restart.docker.app import AppController, AppResult
 from restart.docker.client import Docker
+from restart.docker.earlystop import EarlyStop
 from restart.docker.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
 from restart.docker.runner import Runner
 from restart.docker.stackids import stack_containers
@@ -189,10 +190,21 @@ def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -
     for note in plan.env_file.notes:
         progress.line(f"note: {note}", status="warning")
 
+    ctl = AppController(docker, pre.web, port=s.port, probe_path=s.probe_path, start_timeout=s.start_timeout,
+                        log_files=s.log_files)
+    early = None
+    if run.stop_early:      # dev: the stop runs beside the last stack restart (restart/docker/earlystop.py)
+        stop = next(st for st in run.app if st.kind == STOP)
+        early = EarlyStop(lambda: ctl.stop(stop))
     try:
         _sync(run, pre, docker, progress, result)
-        _stacks(run, s, docker, progress, result)
-        _app(plan, run, pre, docker, progress, result)
+        try:
+            _stacks(run, s, docker, progress, result, early)
+        except (RestartError, KeyboardInterrupt):
+            if early is not None and early.fired:   # the app was stopped beside the last stacks: never leave it down
+                _app(plan, run, pre, ctl, progress, result, early)
+            raise
+        _app(plan, run, pre, ctl, progress, result, early)
     except ConfigError as e:        # e.g. the engine went away: after the first change, exit 1, not 2
         raise RestartError(str(e), log=e.log) from None
     bad = [o for o in result.stacks if not o.ok]
@@ -255,27 +267,30 @@ def _sync(run: RunSteps, pre: Inspection, docker: Docker, progress: Progress, re
             raise KeyboardInterrupt
 
 
-def _stacks(run: RunSteps, s, docker: Docker, progress: Progress, result: RunResult) -> None:
+def _stacks(run: RunSteps, s, docker: Docker, progress: Progress, result: RunResult,
+            early: EarlyStop | None = None) -> None:
     if not run.stacks:
         return
     restarter = StackRestarter(docker, health_timeout=s.health_timeout)
-    run_dag(run.stacks, restarter, progress, workers=s.parallel, outcomes=result.stacks)
+    run_dag(run.stacks, restarter, progress, workers=s.parallel, outcomes=result.stacks,
+            on_last_started=early.fire if early is not None else None)
     bad = [o for o in result.stacks if not o.ok]
     if bad and not s.keep_going:
         names = ", ".join(f"{o.name} ({o.status})" for o in bad)
+        if early is not None and early.fired:
+            raise RestartError(f"{len(bad)} feature stack(s) did not restart: {names}; the app, stopped beside the "
+                               "last stack restart (dev), was started again.")
         raise RestartError(f"{len(bad)} feature stack(s) did not restart: {names}; the app was not touched "
                            "(use --keep-going to restart it anyway).")
 
 
-def _app(plan: Plan, run: RunSteps, pre: Inspection, docker: Docker, progress: Progress, result: RunResult) -> None:
-    s = plan.settings
-    ctl = AppController(docker, pre.web, port=s.port, probe_path=s.probe_path, start_timeout=s.start_timeout,
-                        log_files=s.log_files)
+def _app(plan: Plan, run: RunSteps, pre: Inspection, ctl: AppController, progress: Progress, result: RunResult,
+         early: EarlyStop | None = None) -> None:
     result.app.pids_before = [a["pid"] for a in pre.state.apps]
     with deferred("finishing the app restart so that the app is not left down",
                   quiet=progress.quiet) as ctrl_c:
         try:
-            out = _app_steps(plan, run, pre, ctl, progress, result)
+            out = _app_steps(plan, run, pre, ctl, progress, result, early)
         except KeyboardInterrupt:   # the second Ctrl-C: say plainly what is left
             done = {o.name for o in result.steps if o.ok}
             if "verify" in done or "reload gunicorn" in done:
@@ -293,10 +308,11 @@ def _app(plan: Plan, run: RunSteps, pre: Inspection, docker: Docker, progress: P
 
 
 def _app_steps(plan: Plan, run: RunSteps, pre: Inspection, ctl: AppController, progress: Progress,
-               result: RunResult) -> Outcome:
+               result: RunResult, early: EarlyStop | None = None) -> Outcome:
     """Walk the app's steps; a failure after the app was stopped says whether it runs now."""
     values = plan.env_file.values
-    actions = {STOP: ctl.stop, START: lambda st: ctl.start(st, {n: values[n] for n in st.env}),
+    stop = (lambda st: early.outcome()) if early is not None and early.fired else ctl.stop
+    actions = {STOP: stop, START: lambda st: ctl.start(st, {n: values[n] for n in st.env}),
                VERIFY: ctl.verify, RELOAD: ctl.reload, RESTART: ctl.restart_container, RECREATE: ctl.recreate,
                VERIFY_ENV: lambda st: ctl.verify_env(st, values)}
     if run.preload:

@@ -24,7 +24,8 @@ PROBE_EVERY = 0.25   # how often a stack's own healthcheck is re-run while it is
 
 
 def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], progress: Progress, *,
-            workers: int = 4, outcomes: list[Outcome] | None = None) -> list[Outcome]:
+            workers: int = 4, outcomes: list[Outcome] | None = None,
+            on_last_started: Callable[[], None] | None = None) -> list[Outcome]:
     """Run ``do`` over stacks in dependency order, at most ``workers`` at once.
 
     A stack whose dependency did not end "ok" is skipped, with the reason; stacks that do not
@@ -32,7 +33,8 @@ def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], pro
     ``keep_going``).  Ctrl-C stops new starts, lets running restarts finish (they run in
     their own session, so the signal does not reach them), records the rest as "not
     started" and re-raises KeyboardInterrupt; pass ``outcomes`` (a list, filled as stacks end)
-    to keep what was recorded by then.
+    to keep what was recorded by then.  ``on_last_started`` is called once (main thread) when the
+    last stack restart has been started and none has failed so far (restart/docker/earlystop.py).
     """
     names = {s.feature for s in stacks}
     pending = {s.feature: s for s in stacks}
@@ -68,6 +70,9 @@ def run_dag(stacks: Sequence[StackStep], do: Callable[[StackStep], Outcome], pro
                     del pending[stack.feature]
                     progress.start(stack.label)
                     running[pool.submit(attempt, stack)] = stack
+            if on_last_started and not pending and running and not interrupted and all(o.ok for o in done.values()):
+                on_last_started()
+                on_last_started = None
             if not running:
                 if pending and interrupted:
                     for stack in pending.values():

@@ -10,12 +10,13 @@ docker CLI's environment.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from restart.docker import compose as cc
 from restart.docker.app import REAPER, REAPER_MARK, START_LOG, env_differences, preloaded
 from restart.docker.client import exec_argv
+from restart.docker.earlystop import wanted
 from restart.docker.locate import EXEC_MANAGED, agent_call
 from restart.errors import ConfigError, RestartError
 from restart.planning.features import workspace_relative
@@ -86,6 +87,7 @@ class RunSteps:
     stacks: tuple[StackStep, ...] = ()
     app: tuple[AppStep, ...] = ()
     preload: str = ""                 # why the container is restarted instead of a SIGHUP reload
+    stop_early: bool = False          # dev: the stop step runs beside the last stack restart (earlystop.py)
     env_not_applied: tuple[str, ...] = ()
     apply_command: str = ""           # the ``up -d`` that would apply them (engine included)
 
@@ -103,9 +105,16 @@ def build_steps(plan: Plan, pre) -> RunSteps:
         When the app cannot be restarted the way it runs (a main process that is no gunicorn
         master, --apply-env on a container compose did not create): said before any change.
     """
-    compose = pre.compose or plan.settings.compose_cmd or cc.V2
-    return RunSteps(compose, sync_steps(plan, pre), stack_steps(plan, compose, pre.stack_ids if pre else {}),
-                    *app_steps(plan, pre, compose))
+    compose = (pre.compose if pre else None) or plan.settings.compose_cmd or cc.V2
+    stacks = stack_steps(plan, compose, pre.stack_ids if pre else {})
+    early = bool(stacks) and pre is not None and wanted(plan.settings.env, pre.state.mode, EXEC_MANAGED)
+    steps, preload, missing, apply = app_steps(plan, pre, compose)
+    if early:
+        steps = tuple(replace(st, title=st.title + " — in dev, beside the last stack restart (the app cannot serve "
+                              "while its stacks are down); a failed last stack gets the app started again")
+                      if st.kind == STOP else st for st in steps)
+    return RunSteps(compose, sync_steps(plan, pre), stacks, steps, preload=preload, env_not_applied=missing,
+                    apply_command=apply, stop_early=early)
 
 
 def sync_steps(plan: Plan, pre) -> tuple[Step, ...]:
