@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from restart.errors import ConfigError, LockBusy
+from restart.planning.settings import CACHE_DIR
 
-LOCK_DIR = Path(".splent_cache") / "restart"
+LOCK_DIR = CACHE_DIR
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 POLL = 0.1
 

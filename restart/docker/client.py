@@ -87,6 +87,7 @@ class Docker:
         self.compose = tuple(compose) if compose else None
         self.engine = engine
         self._compose_checked = False
+        self.compose_version: str | None = None   # `<compose> version` output once detected (composecheck's key)
         self._v1_host: str | None = None
 
     # -- plumbing -------------------------------------------------------------------------
@@ -126,14 +127,14 @@ class Docker:
             return self.compose
         for candidate in (self.compose,) if self.compose else (V2, V1):
             try:
-                self.runner.run(self.engine.argv((*candidate, "version")), timeout=20)
+                version = self.runner.run(self.engine.argv((*candidate, "version")), timeout=20).stdout
             except CommandFailed as e:
                 if self.compose:
                     shown = " ".join(self.compose)
                     raise ConfigError(f'the compose command "{shown}" (--compose-cmd) does not work: '
                                       f"`{shown} version` failed ({last_line(e.stderr) or e.code}).") from None
                 continue
-            self.compose, self._compose_checked = candidate, True
+            self.compose, self._compose_checked, self.compose_version = candidate, True, version.strip()
             return candidate
         raise ConfigError("neither `docker compose` (v2) nor `docker-compose` (v1) is installed; "
                           "install one or name it with --compose-cmd.")

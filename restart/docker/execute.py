@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from restart.docker import compose as cc
+from restart.docker import composecheck
 from restart.docker.app import AppController, AppResult
 from restart.docker.client import Docker
 from restart.docker.earlystop import EarlyStop
@@ -138,7 +139,7 @@ def _compose_config(docker: Docker, base: tuple[str, ...], stack, ws) -> None:
     were changed; found here, it is a configuration error with nothing touched.
     """
     try:
-        docker.run(cc.config_argv(base), cwd=stack.cwd, timeout=60)
+        composecheck.check(docker, cc.config_argv(base), cwd=stack.cwd, workspace=ws)
     except CommandFailed as e:
         raise ConfigError(f"compose rejects the {stack.label} stack's file {workspace_relative(ws)(stack.file)}: "
                           f"{last_line(e.stderr) or e}") from None
@@ -153,8 +154,8 @@ def _product_config(docker: Docker, compose: tuple[str, ...], plan: Plan) -> str
     """
     file, s = plan.compose_file, plan.settings
     try:
-        docker.run(cc.config_argv(cc.product_args(compose, plan.project, file)), cwd=file.parent,
-                   env={"SPLENT_HOST_PROJECT_DIR": s.host_dir_for_compose}, timeout=60)
+        composecheck.check(docker, cc.config_argv(cc.product_args(compose, plan.project, file)), cwd=file.parent,
+                           env={"SPLENT_HOST_PROJECT_DIR": s.host_dir_for_compose}, workspace=s.workspace)
     except CommandFailed as e:
         shown = workspace_relative(s.workspace)(file)
         return (f"compose rejects the product's compose file {shown} (the `up -d` restart suggests "

@@ -16,6 +16,7 @@ from restart.planning.envfile import read_env_file
 
 ENVS = ("dev", "prod")
 DEFAULT_WORKSPACE = Path("/workspace")
+CACHE_DIR = Path(".splent_cache") / "restart"    # in the workspace: the run lock, stored compose verdicts
 
 
 @dataclass(frozen=True)
