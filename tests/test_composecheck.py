@@ -42,7 +42,8 @@ def checker(ws: Path, docker_dir: Path, env_file: Path, runner: FakeRunner, vers
     docker.compose_version = version
     argv = (*V2, "-p", "p_feat_dev", "--env-file", str(env_file), "-f", str(docker_dir / "docker-compose.yml"),
             "config", "-q")
-    return lambda: composecheck.check(docker, argv, cwd=docker_dir, workspace=ws)
+    return lambda: composecheck.check(docker, argv, cwd=docker_dir, workspace=ws,
+                                      files=(docker_dir / "docker-compose.yml",), env_files=(env_file,))
 
 
 def config_calls(runner: FakeRunner) -> int:

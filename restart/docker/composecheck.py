@@ -54,16 +54,17 @@ TOKEN = re.compile(r"[^\s'\"\[\],#:=]+")
 
 
 def verdict_key(argv: Sequence[str], cwd: str | os.PathLike | None, version: str | None,
-                env: Mapping[str, str] | None = None) -> str | None:
-    """The sha256 of everything ``argv`` (a ``compose … config -q``) depends on; None: do not cache."""
+                env: Mapping[str, str] | None = None, *, files: Sequence[Path] = (),
+                env_files: Sequence[Path] = ()) -> str | None:
+    """The sha256 of everything ``argv`` (a ``compose … config -q`` on ``files``, with
+    ``env_files`` as its ``--env-file``) depends on; None: do not cache."""
     if version is None:                        # the compose command was not asked for its version
         return None
     argv = tuple(str(a) for a in argv)
     base = Path(cwd) if cwd else Path.cwd()
     environ = {**os.environ, **(env or {})}
-    pairs = list(zip(argv, argv[1:], strict=False))
-    composes = [_resolve(base, v) for flag, v in pairs if flag in ("-f", "--file")]
-    env_files = [_resolve(base, v) for flag, v in pairs if flag == "--env-file"] + [base / ".env"]
+    composes = [_resolve(base, str(f)) for f in files]
+    env_files = [_resolve(base, str(f)) for f in env_files] + [base / ".env"]
     parts = [FORMAT, repr(argv), str(base), version]
     names: set[str] = set()
     seen: set[Path] = set()
@@ -183,14 +184,15 @@ def remember(workspace: Path, key: str | None) -> None:
         pass
 
 
-def check(docker, argv: Sequence[str], *, cwd, workspace: Path, env: Mapping[str, str] | None = None,
-          timeout: float = 60) -> bool:
+def check(docker, argv: Sequence[str], *, cwd, workspace: Path, files: Sequence[Path],
+          env_files: Sequence[Path] = (), env: Mapping[str, str] | None = None, timeout: float = 60) -> bool:
     """Run ``argv`` (a ``compose … config -q``) unless these exact inputs were accepted before.
 
     Raises what ``docker.run`` raises (CommandFailed on a rejection, never remembered).
     Returns True when the compose process ran, False when the stored verdict stood in for it.
     """
-    key = verdict_key(docker.engine.argv(argv), cwd, docker.compose_version, env)
+    key = verdict_key(docker.engine.argv(argv), cwd, docker.compose_version, env, files=files,
+                      env_files=env_files)
     if accepted_before(workspace, key):
         return False
     docker.run(argv, cwd=cwd, env=env, timeout=timeout)

@@ -97,7 +97,7 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
                 raise
             compose = None                # a product without stacks may run with no compose at all
         checks = [pool.submit(_compose_config, docker, cc.stack_args(compose, st.project, plan.env_file.path, st.file),
-                              st, s.workspace) for st in plan.stacks]
+                              st, s.workspace, plan.env_file.path) for st in plan.stacks]
         product_check = pool.submit(_product_config, docker, compose, plan) if compose else None
         web = found.result()
         product_path = web.container_path(plan.product_dir, s.workspace, s.host_project_dir)
@@ -132,14 +132,15 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
     return Inspection(web, state, compose, product_path, tuple(changes), warnings, skip, stack_ids)
 
 
-def _compose_config(docker: Docker, base: tuple[str, ...], stack, ws) -> None:
+def _compose_config(docker: Docker, base: tuple[str, ...], stack, ws, env_file) -> None:
     """``compose -p P --env-file E -f F config -q``: read-only, the stack's own restart options.
 
     A file compose rejects would fail its ``restart`` only after links, pip and other stacks
     were changed; found here, it is a configuration error with nothing touched.
     """
     try:
-        composecheck.check(docker, cc.config_argv(base), cwd=stack.cwd, workspace=ws)
+        composecheck.check(docker, cc.config_argv(base), cwd=stack.cwd, workspace=ws, files=(stack.file,),
+                           env_files=(env_file,))
     except CommandFailed as e:
         raise ConfigError(f"compose rejects the {stack.label} stack's file {workspace_relative(ws)(stack.file)}: "
                           f"{last_line(e.stderr) or e}") from None
@@ -155,7 +156,8 @@ def _product_config(docker: Docker, compose: tuple[str, ...], plan: Plan) -> str
     file, s = plan.compose_file, plan.settings
     try:
         composecheck.check(docker, cc.config_argv(cc.product_args(compose, plan.project, file)), cwd=file.parent,
-                           env={"SPLENT_HOST_PROJECT_DIR": s.host_dir_for_compose}, workspace=s.workspace)
+                           env={"SPLENT_HOST_PROJECT_DIR": s.host_dir_for_compose}, workspace=s.workspace,
+                           files=(file,))
     except CommandFailed as e:
         shown = workspace_relative(s.workspace)(file)
         return (f"compose rejects the product's compose file {shown} (the `up -d` restart suggests "
