@@ -787,20 +787,14 @@ def _flatten(expr: object, op: type) -> list[object]:
     return parts
 
 
+_KINDS = ((Or, "a disjunction (one of them is enough)"), (Not, "a negation (an exclusion)"),
+          (Implies, "a conditional (=>)"), (Equiv, "an equivalence (<=>)"),
+          (Other, "a comparison or arithmetic"), (And, "a conjunction"))
+
+
 def _what(expr: object) -> str:
-    if isinstance(expr, Or):
-        return "a disjunction (one of them is enough)"
-    if isinstance(expr, Not):
-        return "a negation (an exclusion)"
-    if isinstance(expr, Implies):
-        return "a conditional (=>)"
-    if isinstance(expr, Equiv):
-        return "an equivalence (<=>)"
-    if isinstance(expr, Other):
-        return "a comparison or arithmetic"
-    if isinstance(expr, And):
-        return "a conjunction"
-    return "a single feature"
+    """What kind of constraint ``expr`` is, for the note saying why it imposes no order."""
+    return next((text for kind, text in _KINDS if isinstance(expr, kind)), "a single feature")
 
 
 def requirements(model: UVLModel) -> tuple[tuple[Requirement, ...], tuple[tuple[int, str], ...]]:
