@@ -60,9 +60,10 @@ def test_dry_run_is_what_the_run_executes(example, tmp_path, env, args, app_kind
     want = [p["argv"][1:] for p in planned if p["argv"]]          # the shim logs the words after `docker`
     # every changing call was planned, as often as planned (stack restarts run in parallel: any order)
     assert Counter(map(tuple, filter(changing, seen))) == Counter(tuple(w) for w in want if changing(w))
-    # every planned step ran with exactly its argv: stacks before the app, the app's steps in order
+    # every planned step ran with exactly its argv, the app's steps in order, and the app started (or
+    # reloaded) only after every stack restart; in dev the stop may run beside the last stack restart
     assert in_order([p["argv"][1:] for p in app], seen)
-    first_app = seen.index(app[0]["argv"][1:])
+    first_app = seen.index(next(p for p in app if p["kind"] != "stop")["argv"][1:])
     assert all(seen.index(s["argv"][1:]) < first_app for s in stacks)
     # the run reports the same steps it was shown
     assert json.loads(run.stdout)["planned"] == planned
