@@ -43,6 +43,7 @@ class Host:
     code: int = OK
     result: object = None            # restart.docker.execute.RunResult once it ran
     inspection: object = None        # restart.docker.execute.Inspection from the read-only pass
+    run: object = None               # restart.docker.steps.RunSteps built from it (what --dry-run shows)
     seconds: float = 0.0
 
     @property
@@ -123,7 +124,7 @@ def _inspect_all(hosts: list[Host], runner, progresses: dict) -> None:
         r = runner or ShRunner(echo=p.command if p.verbose else None)
         try:
             h.inspection = inspect(h.plan, Docker(r, h.plan.settings.compose_cmd, h.engine))
-            build_steps(h.plan, h.inspection)     # an app that cannot be restarted as it runs: before any host
+            h.run = build_steps(h.plan, h.inspection)   # an app that cannot be restarted as it runs: before any host
         except RestartError as e:
             h.status, h.error, h.code = BAD_INPUT, str(e), e.exit_code
         except Exception as e:  # a bug: the fleet still reports every host
@@ -211,8 +212,7 @@ def _dry_run(hosts: list[Host], args) -> int:
     """The plan of every host, as the single-host --dry-run prints it, one section per host."""
     sections = []
     for h in hosts:
-        run = build_steps(h.plan, h.inspection) if h.inspection and not h.error else None
-        text = render_plan(h.plan, h.inspection, run, h.error)
+        text = render_plan(h.plan, h.inspection, h.run, h.error)
         sections.append({"context": h.engine.context, "plan": text.splitlines(), "error": h.error or None,
                          "container": h.inspection.web.name if h.inspection else None,
                          "mode": h.inspection.state.mode if h.inspection else None})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from restart.docker.compose import V2
 from restart.docker.steps import step_data
 from restart.planning.features import workspace_relative
 from restart.planning.plan import Plan, short_label
@@ -22,7 +23,7 @@ def render_plan(plan: Plan, pre=None, run=None, why_no_inspection: str = "") -> 
     s = plan.settings
     web = pre.web.name if pre else "<web container>"
     mode = pre.state.mode if pre else "unknown until the web container is inspected"
-    compose = run.compose if run else (s.compose_cmd or ("docker", "compose"))
+    compose = run.compose if run else (s.compose_cmd or V2)
     names = plan.env_file.names
     eng = s.engine
     local, remote = ((" [local workspace]", f" [through {eng.label}]") if eng.remote else ("", ""))

@@ -92,9 +92,9 @@ def test_keep_going_is_unchanged_by_the_overlap(tmp_path, monkeypatch):
 
 
 def test_only_dev_and_only_an_app_restart_adds_a_stop_to():
-    assert wanted("dev", EXEC_MANAGED, EXEC_MANAGED)
-    assert not wanted("prod", EXEC_MANAGED, EXEC_MANAGED)          # prod serves traffic: stacks ready first
-    assert not wanted("dev", MAIN_PROCESS, EXEC_MANAGED)
+    assert wanted("dev", EXEC_MANAGED)
+    assert not wanted("prod", EXEC_MANAGED)          # prod serves traffic: stacks ready first
+    assert not wanted("dev", MAIN_PROCESS)
 
 
 def stack(name: str, needs=()) -> StackStep:

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Callable
 
+from restart.docker.locate import EXEC_MANAGED
 from restart.errors import RestartError
 from restart.outcome import Outcome
 
@@ -65,6 +66,6 @@ class EarlyStop:
         return out
 
 
-def wanted(env: str, mode: str, exec_managed: str) -> bool:
+def wanted(env: str, mode: str) -> bool:
     """Dev, and an app restart adds a stop of its own (exec-managed): main-process reloads keep serving."""
-    return env == "dev" and mode == exec_managed
+    return env == "dev" and mode == EXEC_MANAGED

@@ -107,7 +107,7 @@ def build_steps(plan: Plan, pre) -> RunSteps:
     """
     compose = (pre.compose if pre else None) or plan.settings.compose_cmd or cc.V2
     stacks = stack_steps(plan, compose, pre.stack_ids if pre else {})
-    early = bool(stacks) and pre is not None and wanted(plan.settings.env, pre.state.mode, EXEC_MANAGED)
+    early = bool(stacks) and pre is not None and wanted(plan.settings.env, pre.state.mode)
     steps, preload, missing, apply = app_steps(plan, pre, compose)
     if early:
         steps = tuple(replace(st, title=st.title + " — in dev, beside the last stack restart (the app cannot serve "
