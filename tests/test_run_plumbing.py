@@ -221,7 +221,9 @@ class FakeSh:
     def __call__(self, program):
         def run(*args, _env=None, **kw):
             res = self.runner.run((program, *args), env=_env)
-            return type("Proc", (), {"exit_code": res.code, "stdout": res.stdout, "stderr": res.stderr})()
+            # ShRunner starts in the background and waits; the pid only ever meets a cancelled timer
+            return type("Proc", (), {"exit_code": res.code, "stdout": res.stdout, "stderr": res.stderr,
+                                     "pid": 2 ** 30, "wait": lambda self: None})()
         return run
 
 

@@ -1,5 +1,7 @@
 """ShRunner against real processes: argv only, env by name, one error type."""
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +77,27 @@ def test_stdin_text_reaches_the_child_and_not_its_argv():
     """The agent travels this way: ``python3 -`` reads its program from stdin."""
     r = ShRunner().run(["python3", "-", "x"], stdin="import sys; print(6 * 7, sys.argv[1:])")
     assert r.stdout.strip() == "42 ['x']" and r.argv == ("python3", "-", "x")
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    """A timed-out compose leaves no child behind: the kill goes to the child's own session."""
+    pidfile = tmp_path / "pid"
+    with pytest.raises(CommandFailed) as info:
+        ShRunner().run(["sh", "-c", f"sleep 30 & echo $! > {pidfile}; wait"], timeout=0.5)
+    assert info.value.code is None
+    pid = int(pidfile.read_text())
+    for _ in range(50):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        if state == "Z":          # killed; waiting for init to reap it
+            return
+        time.sleep(0.02)
+    pytest.fail(f"sleep {pid} outlived the timeout")
+
+
+def test_a_failure_before_the_timeout_is_not_called_a_timeout():
+    with pytest.raises(CommandFailed) as info:
+        ShRunner().run(["sh", "-c", "exit 5"], timeout=10)
+    assert info.value.code == 5

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Collection, Mapping, Protocol, Sequence
+from typing import Callable, Collection, Iterator, Mapping, Protocol, Sequence
 
 from restart.errors import CommandFailed
 
@@ -65,6 +68,33 @@ def _text(data: bytes | str | None) -> str:
     return data or ""
 
 
+@contextmanager
+def _deadline(pid: int, timeout: float | None) -> Iterator[threading.Event]:
+    """Kill the child's process group (its own session) once ``timeout`` seconds have passed.
+
+    The event is set when the timer fired, so the caller can tell a timeout from a failure.
+    """
+    expired = threading.Event()
+    if timeout is None:
+        yield expired
+        return
+
+    def kill() -> None:
+        expired.set()
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:   # it ended just now
+            pass
+
+    timer = threading.Timer(timeout, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield expired
+    finally:
+        timer.cancel()
+
+
 class ShRunner:
     """Runs commands through ``sh``, folding its three failure shapes into CommandFailed.
 
@@ -97,15 +127,23 @@ class ShRunner:
             # _new_session: a terminal's Ctrl-C hits the whole foreground process group; children in
             # their own session finish what they started (a compose restart, pip, the agent's stop)
             # and restart decides what the interrupt means (tests/test_ctrl_c_docker.py).
+            # _bg + our own timer instead of sh's _timeout: sh's timeout thread looks at the clock
+            # every 0.1 s and every call then waits for it, ~0.1 s added to each command
+            # (scripts/bench-restart measures both).
             proc = sh.Command(argv[0])(
-                *argv[1:], _cwd=str(cwd) if cwd else None, _env=child_env, _timeout=timeout,
-                _ok_code=list(ok), _tty_out=False, _return_cmd=True, _new_session=True,
-                _in=stdin,
+                *argv[1:], _cwd=str(cwd) if cwd else None, _env=child_env, _ok_code=list(ok),
+                _tty_out=False, _return_cmd=True, _new_session=True, _in=stdin,
+                _bg=True, _bg_exc=False,
             )
+            with _deadline(proc.pid, timeout) as expired:
+                try:
+                    proc.wait()
+                except sh.ErrorReturnCode:
+                    if expired.is_set():
+                        raise CommandFailed(argv, None, f"timed out after {timeout:g}s") from None
+                    raise
         except sh.ErrorReturnCode as e:
             raise CommandFailed(argv, e.exit_code, _text(e.stderr) or _text(e.stdout)) from None
-        except sh.TimeoutException:
-            raise CommandFailed(argv, None, f"timed out after {timeout:g}s") from None
         except sh.CommandNotFound:
             raise CommandFailed(argv, 127, f"{argv[0]} not found on PATH") from None
         except PermissionError as e:
