@@ -166,11 +166,12 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
             from restart.fleet import main_fleet
 
             return main_fleet(settings, args, progress, runner)
-        if args.print_order or args.dry_run:
+        if args.print_order:
             from restart.planning.plan import build_plan
 
-            plan = build_plan(settings, order_only=args.print_order)
-            return _print_order(plan, args) if args.print_order else _dry_run(plan, args, progress, runner)
+            return _print_order(build_plan(settings, order_only=True), args)
+        if args.dry_run:
+            return _dry_run(settings, args, progress, runner)
     except RestartError as e:
         progress.error(str(e))
         return _finish(None, args, e.exit_code, str(e))
@@ -210,15 +211,22 @@ def _print_order(plan, args) -> int:
     return OK
 
 
-def _dry_run(plan, args, progress, runner=None) -> int:
-    from restart.docker.client import Docker
+def _dry_run(settings, args, progress, runner=None) -> int:
     from restart.docker.execute import preview
+    from restart.docker.lookahead import look_ahead
     from restart.docker.runner import ShRunner
+    from restart.planning.plan import build_plan
     from restart.report import planned, render_plan
 
-    s = plan.settings
     runner = runner or ShRunner(echo=progress.command if args.verbose else None)
-    pre, run, why = preview(plan, Docker(runner, s.compose_cmd, s.engine))   # read-only calls only
+    ahead = look_ahead(settings, runner)    # read-only calls only, started while the plan is built
+    try:
+        plan = build_plan(settings)
+    except BaseException:
+        ahead.close()
+        raise
+    s = plan.settings
+    pre, run, why = preview(plan, ahead.docker, ahead)
     for warning in pre.warnings if pre else ():
         progress.line(f"! {warning}", status="warning")
     text = render_plan(plan, pre, run, why)

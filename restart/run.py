@@ -11,6 +11,7 @@ import time
 import traceback
 
 from restart.docker.execute import RunResult, execute
+from restart.docker.lookahead import look_ahead
 from restart.docker.runner import Runner, ShRunner, secrets_of
 from restart.errors import BUSY, FAILED, INTERRUPTED, OK, RestartError
 from restart.lock import RunLock, engine_name, lock_path
@@ -41,19 +42,27 @@ def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
     """
     started = time.monotonic()
     result = RunResult(plan)
+    ahead = None
+    own = runner is None
+    runner = runner or ShRunner(echo=progress.command if progress.verbose else None)
     try:
         if plan is None:
+            # the read-only calls that need only the settings run while the plan is built
+            ahead = look_ahead(settings, runner)
             plan = build_plan(settings)
             result.plan = plan
             result.timings["plan"] = round(time.monotonic() - started, 3)
         lock = run_lock(plan, progress)
         result.lock = lock.info
         with lock:
-            if lock.waited:         # the run we waited for may have changed links or files: plan again
+            if lock.waited:         # the run we waited for may have changed links, files, the app: look again
                 plan = result.plan = build_plan(settings)
-            runner = runner or ShRunner(echo=progress.command if progress.verbose else None,
-                                        secrets=secrets_of(plan.env_file.values))
-            execute(plan, runner, progress, result)
+                if ahead is not None:
+                    ahead.close()
+                    ahead = None
+            if own:                 # the env file's secret values are known now: -v masks them from here on
+                runner.hide(secrets_of(plan.env_file.values))
+            execute(plan, runner, progress, result, ahead)
         result.timings["total"] = round(time.monotonic() - started, 3)
         return _ended(result, OK)
     except RestartError as e:
@@ -67,6 +76,9 @@ def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
         if progress.verbose:
             traceback.print_exc()
         return _ended(result, FAILED, f"internal error: {type(e).__name__}: {e} (run with -v for details)")
+    finally:
+        if ahead is not None:   # unread when the plan or the lock failed; inspect already closed a read one
+            ahead.close()
 
 
 def run_lock(plan: Plan, progress: Progress):

@@ -318,3 +318,73 @@ def test_preloaded_gunicorn_is_restarted_not_reloaded(ws, capsys, argv, env, pre
         assert dry == 0 and "SIGHUP would keep the old code" in capsys.readouterr().out
     else:
         assert steps == ["reload gunicorn"] and len(reloads) == 1 and "--preload" not in err
+
+
+# --- the lookahead: read-only calls overlap the planning ----------------------------------------
+
+def _slow_plan(monkeypatch, module, seen_by_plan: list, runner: FakeRunner) -> None:
+    """build_plan, as ``module`` calls it, first waits (bounded) for the agent's inspect call."""
+    real = build_plan
+
+    def slow(settings, **kw):
+        for _ in range(200):
+            if any(agent_command(c) and agent_command(c)[0] == "inspect" for c in list(runner.calls)):
+                break
+            threading.Event().wait(0.01)
+        seen_by_plan.extend(list(runner.calls))
+        return real(settings, **kw)
+    monkeypatch.setattr(module, "build_plan", slow)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_settings_only_inspection_runs_while_the_plan_is_built(ws, monkeypatch, dry_run):
+    """Engine check, compose detection, web container lookup and the agent's inspect need only the
+    settings: they have all run by the time planning ends (a slow plan waits for them, up to 2 s);
+    the stack listing and compose file checks, which need the plan, come after."""
+    import restart.planning.plan as plan_module
+    import restart.run as run_module
+
+    runner = FakeRunner(healthy_engine(ws))
+    seen: list = []
+    _slow_plan(monkeypatch, plan_module if dry_run else run_module, seen, runner)
+    args = ["--no-features", "--workspace", str(ws)] + (["--dry-run"] if dry_run else [])
+    assert main(args, runner=runner) == 0
+    kinds = {c[:2] for c in seen}
+    assert ("docker", "version") in kinds and ("docker", "inspect") in kinds, seen
+    assert any(agent_command(c) and agent_command(c)[0] == "inspect" for c in seen), seen
+    assert not [c for c in seen if "config" in c or "restart" in c], seen
+    assert sum(1 for c in runner.calls if agent_command(c) and agent_command(c)[0] == "inspect") == 1
+
+
+def test_a_plan_error_is_the_error_even_while_the_engine_is_being_asked(ws, capsys):
+    """The lookahead's calls are read-only and their answers unread when the plan fails."""
+    (ws / PRODUCT / "pyproject.toml").write_text("[project\n")
+    runner = FakeRunner(healthy_engine(ws))
+    assert main(["--workspace", str(ws)], runner=runner) == 2
+    assert "pyproject.toml" in capsys.readouterr().err
+    assert runner.changing_calls() == []
+
+
+def test_a_run_that_waited_for_the_lock_looks_again(ws, monkeypatch):
+    """The run it waited for may have changed the app or the files: what the lookahead saw before
+    the lock is thrown away, and the engine, the container and the agent are asked again."""
+    import restart.run as run_module
+
+    runner = FakeRunner(healthy_engine(ws))
+    entered: list[int] = []
+
+    class Waited:
+        waited, info = True, {"waited": 1.0, "holder": None, "took_over": None}
+
+        def __enter__(self):
+            entered.append(len(runner.calls))
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(run_module, "run_lock", lambda plan, progress: Waited())
+    assert main(["--no-features", "--workspace", str(ws)], runner=runner) == 0
+    after = runner.calls[entered[0]:]
+    assert ("docker", "version") in {c[:2] for c in after}
+    assert [c for c in after if agent_command(c) and agent_command(c)[0] == "inspect"], after

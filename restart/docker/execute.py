@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from restart.docker import compose as cc
@@ -16,7 +15,8 @@ from restart.docker import composecheck
 from restart.docker.app import AppController, AppResult
 from restart.docker.client import Docker
 from restart.docker.earlystop import EarlyStop
-from restart.docker.locate import EXEC_MANAGED, AppState, WebContainer, app_state, find_web_container, run_agent
+from restart.docker.locate import EXEC_MANAGED, AppState, WebContainer, app_state, run_agent
+from restart.docker.lookahead import Lookahead
 from restart.docker.runner import Runner
 from restart.docker.stackids import stack_containers
 from restart.docker.stacks import StackRestarter, run_dag
@@ -75,23 +75,28 @@ class RunResult:
     lock: dict | None = None              # restart.lock.RunLock.info: waited, holder, took_over
 
 
-def inspect(plan: Plan, docker: Docker) -> Inspection:
+def inspect(plan: Plan, docker: Docker, ahead: Lookahead | None = None) -> Inspection:
     """Read-only Docker calls: engine, compose, web container, app mode, installed features.
 
-    They overlap: the engine check, the compose detection and the container lookup run at
-    once, the compose file checks beside the rest, and everything asked inside the web
-    container (app processes, the start script, the installed features) is one agent call.
+    They overlap: the engine check, the compose detection, the container lookup and the agent
+    call (app processes, start script and installed features, asked inside the web container
+    at once) need only the settings and may already be running (``ahead``, started before the
+    plan: restart/docker/lookahead.py); the stacks' container listing and the compose file
+    checks run beside them.  Results are read in a fixed order, so the error reported is the
+    first that matters: no engine, then no compose, then no web container...
     """
     s = plan.settings
     sync = plan.sync and not s.full
-    with ThreadPoolExecutor(max_workers=min(8, len(plan.stacks) + 3)) as pool:
-        engine = pool.submit(docker.check_engine)
-        detected = pool.submit(docker.detect_compose)
-        found = pool.submit(find_web_container, docker, s.product, plan.project, s.container)
+    if ahead is None or ahead.settings is not s:
+        if ahead is not None:
+            ahead.close()
+        ahead = Lookahead(s, docker)
+    with ahead:
+        pool = ahead.pool
         listed = pool.submit(stack_containers, docker, {st.project for st in plan.stacks}) if plan.stacks else None
-        engine.result()                   # an engine that does not answer is THE error, whatever else failed
+        ahead.engine.result()             # an engine that does not answer is THE error, whatever else failed
         try:
-            compose = detected.result()
+            compose = ahead.compose.result()
         except ConfigError:
             if plan.stacks or s.compose_cmd:
                 raise
@@ -99,10 +104,9 @@ def inspect(plan: Plan, docker: Docker) -> Inspection:
         checks = [pool.submit(_compose_config, docker, cc.stack_args(compose, st.project, plan.env_file.path, st.file),
                               st, s.workspace, plan.env_file.path) for st in plan.stacks]
         product_check = pool.submit(_product_config, docker, compose, plan) if compose else None
-        web = found.result()
-        product_path = web.container_path(plan.product_dir, s.workspace, s.host_project_dir)
-        script = f"{product_path}/{plan.start_script}"
-        facts = run_agent(docker, web, "inspect", "pip" if sync else "-", script)
+        web = ahead.web.result()
+        product_path, script = ahead.product_path, ahead.script
+        facts = ahead.facts.result()
         state = app_state(web, facts["status"])
         if state.mode == EXEC_MANAGED and not facts["files"][script]["exists"]:
             raise RestartError(f"start script {script} does not exist in container {web.name} "
@@ -165,11 +169,12 @@ def _product_config(docker: Docker, compose: tuple[str, ...], plan: Plan) -> str
     return ""
 
 
-def preview(plan: Plan, docker: Docker) -> tuple[Inspection | None, RunSteps | None, str]:
+def preview(plan: Plan, docker: Docker,
+            ahead: Lookahead | None = None) -> tuple[Inspection | None, RunSteps | None, str]:
     """What --dry-run shows: the read-only inspection and the steps a run would take, or why
     they cannot be known (no engine, no container…); never changes anything."""
     try:
-        pre = inspect(plan, docker)
+        pre = inspect(plan, docker, ahead)
     except RestartError as e:
         return None, None, str(e)
     try:
@@ -178,12 +183,14 @@ def preview(plan: Plan, docker: Docker) -> tuple[Inspection | None, RunSteps | N
         return pre, None, str(e)
 
 
-def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult) -> RunResult:
-    """Inspect (read-only), build the run's steps, then walk them: sync, stacks, the app."""
+def execute(plan: Plan, runner: Runner, progress: Progress, result: RunResult,
+            ahead: Lookahead | None = None) -> RunResult:
+    """Inspect (read-only; ``ahead`` may have started that before the plan), build the run's
+    steps, then walk them: sync, stacks, the app."""
     s = plan.settings
-    docker = Docker(runner, s.compose_cmd, s.engine)
+    docker = ahead.docker if ahead is not None else Docker(runner, s.compose_cmd, s.engine)
     t0 = time.monotonic()
-    pre = inspect(plan, docker)
+    pre = inspect(plan, docker, ahead)
     result.inspection = pre
     run = result.run = build_steps(plan, pre)
     result.timings["inspect"] = round(time.monotonic() - t0, 3)

@@ -111,6 +111,11 @@ class ShRunner:
         self.echo = echo
         self.secrets = tuple(s for s in secrets if s)
 
+    def hide(self, secrets: Collection[str]) -> None:
+        """Mask these values too from now on (a run learns them from the env file after its
+        first, read-only, calls have started: those carry names and paths only)."""
+        self.secrets += tuple(s for s in secrets if s and s not in self.secrets)
+
     def run(self, argv: Argv, *, cwd: str | os.PathLike | None = None,
             env: Mapping[str, str] | None = None, timeout: float | None = None,
             ok: Collection[int] = (0,), stdin: str | None = None) -> Result:

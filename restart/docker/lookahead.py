@@ -1,0 +1,72 @@
+"""The read-only Docker calls that need only the settings, started before the plan is built.
+
+Planning reads pyproject, the UVL model and the env file and orders the features: ~0.1-0.2 s of
+one core in which no Docker call needs to wait.  The engine check, the compose detection, the
+web container lookup and the agent's look inside it (app processes, start script, installed
+features) depend on none of it, so they run meanwhile; :func:`restart.docker.execute.inspect`
+adds what does need the plan (the stacks' containers, the compose file checks) and reads
+everything in the same order as before, so the first error reported is the same.
+
+Only read-only calls run here.  A run that waited for another one's lock throws its lookahead
+away: the other run may have changed the very things it saw.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from restart.docker.client import Docker
+from restart.docker.locate import WebContainer, find_web_container, run_agent
+from restart.docker.runner import Runner
+from restart.planning.features import project_name
+from restart.planning.plan import start_script_of
+from restart.planning.settings import Settings
+
+WORKERS = 8     # the four calls here, then inspect's stack listing and compose file checks
+
+
+class Lookahead:
+    """Futures for the settings-only part of the inspection, and the pool inspect goes on with.
+
+    ``with`` it (inspect does) to shut the pool down; ``close()`` drops it unread (a run that
+    waited for the lock, a plan that failed).
+    """
+
+    def __init__(self, settings: Settings, docker: Docker) -> None:
+        s = self.settings = settings
+        self.docker = docker
+        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="inspect")
+        # the installed features only when a run may sync them (inspect ignores them otherwise)
+        self.asks_pip = not (s.no_features or s.full)
+        self.engine: Future = self.pool.submit(docker.check_engine)
+        self.compose: Future = self.pool.submit(docker.detect_compose)
+        self.web: Future[WebContainer] = self.pool.submit(
+            find_web_container, docker, s.product, project_name(s.product, s.env), s.container)
+        self.facts: Future[dict] = self.pool.submit(self._facts)
+
+    @property
+    def script(self) -> str:
+        """The start script's path inside the web container (the agent checks that it exists)."""
+        s = self.settings
+        return f"{self.product_path}/{start_script_of(s)}"
+
+    @property
+    def product_path(self) -> str:
+        s = self.settings
+        return self.web.result().container_path(s.product_dir, s.workspace, s.host_project_dir)
+
+    def _facts(self) -> dict:
+        return run_agent(self.docker, self.web.result(), "inspect", "pip" if self.asks_pip else "-", self.script)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Lookahead:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True)   # every check submitted runs, also after one failed
+
+
+def look_ahead(settings: Settings, runner: Runner) -> Lookahead:
+    """Start the settings-only inspection calls on this runner (see the module docstring)."""
+    return Lookahead(settings, Docker(runner, settings.compose_cmd, settings.engine))
