@@ -46,6 +46,14 @@ RIG_LABEL = "restart.rig.product"
 APP_PORT = 5000
 UP_TIMEOUT = 60.0
 SKIP_NAMES = {"__pycache__", "build", ".pytest_cache"}
+# what restart itself keeps in a workspace (run lock, compose verdicts, order memo): a run of the
+# example in place leaves it there, and no copy may start with another run's state
+RUN_STATE = Path(".splent_cache") / "restart"
+
+
+def skip_run_state(dirpath: str, names: list[str]) -> list[str]:
+    """``shutil.copytree``'s ``ignore``: leave out RUN_STATE."""
+    return [RUN_STATE.name] if Path(dirpath).name == RUN_STATE.parent.name and RUN_STATE.name in names else []
 
 # Fetches a URL and prints the body; exit 1 with one line on stderr when it cannot.
 # Static: the URL is its only argument. Runs in the web container (python3, no curl needed).
@@ -435,7 +443,8 @@ class Workspace:
 def copy_tree(src: Path, dest: Path, token: str, replacement: str) -> None:
     """Copy src into dest replacing token in paths and file contents; keep symlinks and modes."""
     for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = [d for d in dirnames if d not in SKIP_NAMES and not d.endswith(".egg-info")]
+        dirnames[:] = [d for d in dirnames if d not in SKIP_NAMES and not d.endswith(".egg-info")
+                       and d not in skip_run_state(dirpath, dirnames)]
         rel = Path(dirpath).relative_to(src)
         target_dir = dest / str(rel).replace(token, replacement)
         target_dir.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from dotenv import dotenv_values
 from restart.cli import main
 from restart.errors import CommandFailed
 from tests.fakes import FakeRunner, agent_command
+from tests.rig import skip_run_state
 from tests.test_catalogue import EXAMPLE, container, inspect_reply, ok
 
 WEB = "demo_app_web_deploy"
@@ -20,7 +21,7 @@ NEW = "a new greeting; $(id)"
 @pytest.fixture
 def ws(tmp_path):
     root = tmp_path / "ws"
-    shutil.copytree(EXAMPLE, root, symlinks=True)
+    shutil.copytree(EXAMPLE, root, symlinks=True, ignore=skip_run_state)
     env = root / "demo_app" / "docker" / ".env.deploy"
     env.write_text(env.read_text().replace('GREETING="Hello from prod"', f'GREETING="{NEW}"'))
     return root

@@ -17,6 +17,7 @@ from restart.docker.client import Docker, engine_error
 from restart.errors import CommandFailed, ConfigError
 from restart.planning.engine import LOCAL, Engine, read_fleet, resolve_engine
 from tests.fakes import FakeRunner, agent_command
+from tests.rig import skip_run_state
 from tests.test_catalogue import EXAMPLE, WEB, agent_reply, container, healthy_engine, inspect_reply, links, ok
 
 UNREACHABLE = "Cannot connect to the Docker daemon at unix:///run/gone.sock. Is the docker daemon running?"
@@ -62,7 +63,7 @@ def ws(tmp_path, monkeypatch) -> Path:
                  "DOCKER_HOST", "DOCKER_CONTEXT"):
         monkeypatch.delenv(name, raising=False)
     root = tmp_path / "ws"
-    shutil.copytree(EXAMPLE, root, symlinks=True)
+    shutil.copytree(EXAMPLE, root, symlinks=True, ignore=skip_run_state)
     monkeypatch.chdir(tmp_path)
     return root
 
