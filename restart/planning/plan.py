@@ -16,6 +16,7 @@ from restart.planning.envfile import EnvFile, read_env_file
 from restart.planning.features import FeatureRef, compose_file_in, project_name, workspace_relative
 from restart.planning.graph import order_features
 from restart.planning.links import plan_links
+from restart.planning.ordermemo import ordered
 from restart.planning.pyproject import find_uvl, read_pyproject
 from restart.planning.settings import Settings
 from restart.planning.uvl import load_uvl
@@ -142,7 +143,9 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
                               "or delete it to restart stacks in declared order.")
     elif config.spl:
         notes.append(f'no UVL model found for spl "{config.spl}": stacks restart in declared order')
-    order = order_features([f.package for f in features], model)
+    declared = [f.package for f in features]
+    # with a model, the order comes from the memo when nothing it depends on changed (ordermemo.py)
+    order = ordered(ws, declared, model) if model is not None else order_features(declared, None)
     env_path = env_file_path(product_dir, env)
     env_file = EnvFile(env_path) if order_only else read_env_file(env_path, label=rel(env_path))
     notes.extend(env_file.notes)
