@@ -185,9 +185,15 @@ def main(argv: list[str] | None = None, *, runner=None) -> int:
 
             traceback.print_exc()
         return _finish(None, args, FAILED, f"internal error: {e}")
+    # the read-only calls that need only the settings start now, before the rest of restart is
+    # imported and the plan built (restart/docker/lookahead.py)
+    from restart.docker.lookahead import look_ahead
+    from restart.docker.runner import ShRunner
+
+    ahead = look_ahead(settings, runner or ShRunner(echo=progress.command if progress.verbose else None))
     from restart.run import run_once
 
-    result = run_once(settings, runner, progress)
+    result = run_once(settings, runner, progress, ahead=ahead)
     if result.exit_code == OK:
         _done(result, progress)
     elif result.exit_code == INTERRUPTED and result.error == "interrupted":

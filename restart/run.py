@@ -11,7 +11,7 @@ import time
 import traceback
 
 from restart.docker.execute import RunResult, execute
-from restart.docker.lookahead import look_ahead
+from restart.docker.lookahead import Lookahead, look_ahead
 from restart.docker.runner import Runner, ShRunner, secrets_of
 from restart.errors import BUSY, FAILED, INTERRUPTED, OK, RestartError
 from restart.lock import RunLock, engine_name, lock_path
@@ -21,7 +21,7 @@ from restart.progress import Progress
 
 
 def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
-             plan: Plan | None = None) -> RunResult:
+             plan: Plan | None = None, ahead: Lookahead | None = None) -> RunResult:
     """Plan (unless ``plan`` is given) and execute one restart.
 
     Parameters
@@ -34,6 +34,10 @@ def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
         Where human progress goes.
     plan : Plan, optional
         An already built plan (a caller that planned to decide what to run).
+    ahead : Lookahead, optional
+        The settings-only inspection, already started (the CLI starts it before importing this
+        module); its runner is the run's when ``runner`` is None.  Without one, and without a
+        plan, run_once starts its own before planning.
 
     Returns
     -------
@@ -42,13 +46,13 @@ def run_once(settings: Settings, runner: Runner | None, progress: Progress, *,
     """
     started = time.monotonic()
     result = RunResult(plan)
-    ahead = None
     own = runner is None
-    runner = runner or ShRunner(echo=progress.command if progress.verbose else None)
+    runner = runner or (ahead.docker.runner if ahead is not None else
+                        ShRunner(echo=progress.command if progress.verbose else None))
     try:
         if plan is None:
             # the read-only calls that need only the settings run while the plan is built
-            ahead = look_ahead(settings, runner)
+            ahead = ahead or look_ahead(settings, runner)
             plan = build_plan(settings)
             result.plan = plan
             result.timings["plan"] = round(time.monotonic() - started, 3)

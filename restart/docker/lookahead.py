@@ -18,7 +18,6 @@ from restart.docker.client import Docker
 from restart.docker.locate import WebContainer, find_web_container, run_agent
 from restart.docker.runner import Runner
 from restart.planning.features import project_name
-from restart.planning.plan import start_script_of
 from restart.planning.settings import Settings
 
 WORKERS = 8     # the four calls here, then inspect's stack listing and compose file checks
@@ -47,7 +46,7 @@ class Lookahead:
     def script(self) -> str:
         """The start script's path inside the web container (the agent checks that it exists)."""
         s = self.settings
-        return f"{self.product_path}/{start_script_of(s)}"
+        return f"{self.product_path}/{s.start_script}"
 
     @property
     def product_path(self) -> str:

@@ -21,8 +21,6 @@ from restart.planning.pyproject import find_uvl, read_pyproject
 from restart.planning.settings import Settings
 from restart.planning.uvl import load_uvl
 
-START_SCRIPTS = {"dev": "scripts/05_0_start_app_dev.sh", "prod": "scripts/05_1_start_app_prod.sh"}
-
 
 @dataclass(frozen=True)
 class Stack:
@@ -85,11 +83,6 @@ def env_file_path(product_dir: Path, env: str) -> Path:
     return docker / ".env"
 
 
-def start_script_of(settings: Settings) -> str:
-    """The script that starts the app, relative to the product: --full runs the entrypoint."""
-    return f"entrypoints/entrypoint.{settings.env}.sh" if settings.full else START_SCRIPTS[settings.env]
-
-
 def stack_timeout(settings: Settings) -> int:
     """``compose restart -t`` and ``docker restart -t`` take whole seconds: a fractional --timeout
     rounds up (never less grace than asked for)."""
@@ -149,7 +142,7 @@ def build_plan(settings: Settings, *, order_only: bool = False) -> Plan:
     env_path = env_file_path(product_dir, env)
     env_file = EnvFile(env_path) if order_only else read_env_file(env_path, label=rel(env_path))
     notes.extend(env_file.notes)
-    start = start_script_of(settings)
+    start = settings.start_script
     if not order_only and not (product_dir / start).is_file():
         raise ConfigError(f"start script {rel(product_dir / start)} does not exist.")
 

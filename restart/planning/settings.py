@@ -16,6 +16,7 @@ from restart.planning.envfile import read_env_file
 
 ENVS = ("dev", "prod")
 DEFAULT_WORKSPACE = Path("/workspace")
+START_SCRIPTS = {"dev": "scripts/05_0_start_app_dev.sh", "prod": "scripts/05_1_start_app_prod.sh"}
 CACHE_DIR = Path(".splent_cache") / "restart"    # in the workspace: the run lock, stored compose verdicts
 
 
@@ -53,6 +54,11 @@ class Settings:
     @property
     def product_dir(self) -> Path:
         return self.workspace / self.product
+
+    @property
+    def start_script(self) -> str:
+        """The script that starts the app, relative to the product: --full runs the entrypoint."""
+        return f"entrypoints/entrypoint.{self.env}.sh" if self.full else START_SCRIPTS[self.env]
 
     @property
     def host_dir_for_compose(self) -> str:
