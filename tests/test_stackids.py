@@ -84,3 +84,65 @@ def test_the_listing_reaches_the_stack_steps():
                                                     engine=SimpleNamespace(argv=lambda a: a)))
     steps = stack_steps(plan, V2, {"p_redis": ("aaa", "ccc")})
     assert [s.containers for s in steps] == [("aaa", "ccc"), ()]
+
+
+def test_the_healthchecks_are_read_with_one_inspect_of_the_listed_containers():
+    from restart.docker.stackids import stack_probes
+
+    def reply(argv):
+        return ok(json.dumps([
+            {"Id": "aaa", "State": {"Status": "running"},
+             "Config": {"Healthcheck": {"Test": ["CMD-SHELL", "redis-cli ping"], "Timeout": 3_000_000_000}}},
+            {"Id": "bbb", "State": {"Status": "running"}, "Config": {}}]))
+    runner = FakeRunner([(("docker", "inspect"), reply)])
+    assert stack_probes(Docker(runner, V2), ["aaa", "bbb"]) == {"aaa": (("/bin/sh", "-c", "redis-cli ping"), 3.0)}
+    assert runner.calls == [("docker", "inspect", "aaa", "bbb")]
+    assert stack_probes(Docker(runner, V2), []) == {} and len(runner.calls) == 1
+
+
+def test_a_known_healthcheck_runs_at_once_beside_the_state_read():
+    """Right after the restart the gate probes while it reads the state (not after): the state
+    read here waits (up to 2 s) for the probe to have started, and the probe is not run twice."""
+    import threading
+
+    probed = threading.Event()
+
+    def probe(argv):
+        probed.set()
+        return ok("PONG")
+
+    def inspect(argv):
+        waited = probed.wait(2)
+        reply = json.dumps([{"Id": "aaa", "Name": "/redis-1", "State": {"Status": "running",
+                                                                        "Health": {"Status": "starting"}},
+                             "Config": {"Labels": {"com.docker.compose.service": "svc"},
+                                        "Healthcheck": {"Test": ["CMD", "redis-cli", "ping"]}}}])
+        return ok(reply) if waited else CommandFailed(argv, 1, "the probe had not started")
+
+    runner = FakeRunner([(("docker", "inspect"), inspect), (("docker", "exec"), probe), (V2, compose_ps)])
+    step = replace(REDIS, containers=("aaa",), probes=(("aaa", ("redis-cli", "ping"), 3.0),))
+    out = StackRestarter(Docker(runner, V2), health_timeout=5)(step)
+    assert out.status == "ok" and out.detail == "(healthy)", out.detail
+    assert [c for c in runner.calls if c[:2] == ("docker", "exec")] == [("docker", "exec", "aaa", "redis-cli", "ping")]
+
+
+def test_a_healthcheck_that_fails_at_once_is_run_again_after_a_wait():
+    """Not straight away a second time: the redis that said LOADING 1 ms ago says it again."""
+    import time
+
+    first: list[float] = []
+
+    def answer(argv):
+        first.append(first[0] if first else time.monotonic())
+        return CommandFailed(argv, 1, "LOADING") if time.monotonic() - first[0] < 0.1 else ok("PONG")
+
+    def inspect(argv):
+        return ok(json.dumps([{"Id": "aaa", "Name": "/redis-1", "State": {"Status": "running",
+                                                                          "Health": {"Status": "starting"}},
+                               "Config": {"Healthcheck": {"Test": ["CMD", "redis-cli", "ping"]}}}]))
+
+    runner = FakeRunner([(("docker", "inspect"), inspect), (("docker", "exec"), answer)])
+    step = replace(REDIS, containers=("aaa",), probes=(("aaa", ("redis-cli", "ping"), 3.0),))
+    out = StackRestarter(Docker(runner, V2), health_timeout=5)(step)
+    assert out.status == "ok", out.detail
+    assert len([c for c in runner.calls if c[:2] == ("docker", "exec")]) == 2

@@ -18,7 +18,7 @@ from restart.docker.earlystop import EarlyStop
 from restart.docker.locate import EXEC_MANAGED, AppState, WebContainer, app_state, run_agent
 from restart.docker.lookahead import Lookahead
 from restart.docker.runner import Runner
-from restart.docker.stackids import stack_containers
+from restart.docker.stackids import stack_containers, stack_probes
 from restart.docker.stacks import StackRestarter, run_dag
 from restart.docker.steps import (
     RECREATE,
@@ -55,6 +55,7 @@ class Inspection:
     warnings: tuple[str, ...] = ()        # e.g. the product's compose file that compose rejects
     links_skipped: str = ""               # why feature links stay unwritten (a remote engine's container)
     stack_ids: dict = field(default_factory=dict)   # project -> container ids (restart/docker/stackids.py)
+    stack_probes: dict = field(default_factory=dict)   # container id -> (healthcheck argv, timeout)
 
 
 @dataclass
@@ -93,7 +94,7 @@ def inspect(plan: Plan, docker: Docker, ahead: Lookahead | None = None) -> Inspe
         ahead = Lookahead(s, docker)
     with ahead:
         pool = ahead.pool
-        listed = pool.submit(stack_containers, docker, {st.project for st in plan.stacks}) if plan.stacks else None
+        listed = pool.submit(_stack_listing, docker, {st.project for st in plan.stacks}) if plan.stacks else None
         ahead.engine.result()             # an engine that does not answer is THE error, whatever else failed
         try:
             compose = ahead.compose.result()
@@ -114,7 +115,7 @@ def inspect(plan: Plan, docker: Docker, ahead: Lookahead | None = None) -> Inspe
         for check in checks:              # in plan order: the first stack compose rejects is named
             check.result()
         warnings = tuple(w for w in [product_check.result() if product_check else ""] if w)
-        stack_ids = listed.result() if listed else {}
+        stack_ids, stack_probes = listed.result() if listed else ({}, {})
     changes = ()
     if sync:
         if facts["pip"] is None:          # no importlib.metadata in the container (Python < 3.8): ask pip
@@ -133,7 +134,13 @@ def inspect(plan: Plan, docker: Docker, ahead: Lookahead | None = None) -> Inspe
                                                        s.host_project_dir):
         skip = (f"the web container {web.name} on {s.engine.label} does not mount this workspace "
                 f"({s.workspace}); its host's checkout keeps its own links")
-    return Inspection(web, state, compose, product_path, tuple(changes), warnings, skip, stack_ids)
+    return Inspection(web, state, compose, product_path, tuple(changes), warnings, skip, stack_ids, stack_probes)
+
+
+def _stack_listing(docker: Docker, projects: set[str]) -> tuple[dict, dict]:
+    """The stacks' containers and their healthchecks: one ``docker ps`` and one ``docker inspect``."""
+    ids = stack_containers(docker, projects)
+    return ids, stack_probes(docker, [i for found in ids.values() for i in found])
 
 
 def _compose_config(docker: Docker, base: tuple[str, ...], stack, ws, env_file) -> None:

@@ -38,6 +38,22 @@ def stack_containers(docker: Docker, projects: Collection[str]) -> dict[str, tup
     return {p: tuple(ids) for p, ids in found.items()}
 
 
+def stack_probes(docker: Docker, ids: Sequence[str]) -> dict[str, tuple[tuple[str, ...], float]]:
+    """{container id: (its healthcheck as docker exec argv, its timeout)} for those that declare one.
+
+    Read with one ``docker inspect`` while inspecting, beside the agent call, so that right after
+    a stack's restart its healthcheck runs at once, beside the ``docker inspect`` of its state
+    (restart/docker/stacks.py) instead of after it.  ``compose restart`` keeps the containers
+    and their config, so the healthcheck read before is the one after.  {} when docker cannot say.
+    """
+    if not ids:
+        return {}
+    try:
+        return {s.id: (s.probe, s.probe_timeout) for s in docker.states(ids) if s.id and s.probe}
+    except RestartError:            # only a shortcut: the readiness check reads it after the restart
+        return {}
+
+
 def current_states(docker: Docker, known: Sequence[str] | None, prefix: Sequence[str], cwd) -> list[ContainerState]:
     """The stack's containers as they are now: from the known ids, else (or when one is gone) from
     ``compose ps`` as before; [] when the project has no containers."""

@@ -185,13 +185,18 @@ class StackRestarter:
                            time.monotonic() - started)
         deadline = time.monotonic() + self.health_timeout
         try:
-            states = current_states(self.docker, stack.containers, stack.base, stack.cwd)
+            # healthchecks read while inspecting run at once, beside the read of the states
+            at_once = [ContainerState("", "", "running", id=i, probe=argv, probe_timeout=t)
+                       for i, argv, t in stack.probes]
+            with ThreadPoolExecutor(max_workers=max(1, len(at_once)), thread_name_prefix="probe") as pool:
+                probing = {s.id: pool.submit(self._probe, s) for s in at_once}
+                states = current_states(self.docker, stack.containers, stack.base, stack.cwd)
+            passed = {i for i, f in probing.items() if f.result()}
             if not states:
                 return Outcome(stack.label, "not running", f"project {stack.project} has no containers",
                                time.monotonic() - started)
-            passed: set[str] = set()
             if all(s.id for s in states):
-                states, passed = self._until_ready(states, deadline)
+                states, passed = self._until_ready(states, deadline, passed, tried=set(probing))
         except RestartError as e:
             return Outcome(stack.label, "failed", f"restarted, but its state could not be read: {e}",
                            time.monotonic() - started)
@@ -208,26 +213,37 @@ class StackRestarter:
         waiting = ", ".join(f"{s.name} {s.health or s.state}" for s in states if not (s.ready or s.id in passed))
         return Outcome(stack.label, "timeout", f"not ready after {self.health_timeout:g}s: {waiting}", elapsed)
 
-    def _until_ready(self, states: list[ContainerState], deadline: float) -> tuple[list[ContainerState], set[str]]:
+    def _probe(self, state: ContainerState) -> bool:
+        """The healthcheck run at once after the restart: a failure of any kind is "not yet"."""
+        try:
+            return self.docker.probe(state)
+        except RestartError:        # the engine's own trouble shows in the state read beside it
+            return False
+
+    def _until_ready(self, states: list[ContainerState], deadline: float, passed: set[str] | None = None,
+                     tried: set[str] = frozenset()) -> tuple[list[ContainerState], set[str]]:
         """Wait until every container runs and, where it declares a healthcheck, passes it.
 
         The engine runs a healthcheck only every ``interval`` (1 s to 30 s, and the first run
         one interval after the start), so its "healthy" comes late.  A running container that
         is not healthy yet gets its own healthcheck command run by us, at once and then every
         PROBE_EVERY: one pass is what turns the engine's status healthy too, so it is the same
-        gate, reached without waiting for the next tick.  Returns the latest states and the ids
-        whose healthcheck passed.
+        gate, reached without waiting for the next tick.  ``passed`` and ``tried``: ids whose
+        healthcheck already passed, or already ran, right after the restart (not run again before
+        the first wait).  Returns the latest states and the ids whose healthcheck passed.
         """
-        passed: set[str] = set()
+        passed = set(passed or ())
 
         def settled(now: list[ContainerState]) -> bool:
             return all(s.ready or s.id in passed for s in now) or bool(_dead(now))
 
         while not settled(states) and time.monotonic() < deadline:
             for s in states:
-                if s.id not in passed and s.state == "running" and s.health not in ("", "healthy") and s.probe:
+                if s.id not in passed and s.id not in tried and s.state == "running" \
+                        and s.health not in ("", "healthy") and s.probe:
                     if self.docker.probe(s):
                         passed.add(s.id)
+            tried = frozenset()
             if settled(states):
                 break
             states = self.watcher.wait(states, settled, min(deadline, time.monotonic() + PROBE_EVERY))

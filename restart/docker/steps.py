@@ -64,6 +64,7 @@ class StackStep(Step):
     needs: frozenset[str] = frozenset()
     reasons: tuple[str, ...] = ()
     containers: tuple[str, ...] = ()  # its containers, listed while inspecting: watched without compose ps
+    probes: tuple[tuple[str, tuple[str, ...], float], ...] = ()   # (id, healthcheck argv, timeout), read then too
 
     @property
     def label(self) -> str:
@@ -106,7 +107,7 @@ def build_steps(plan: Plan, pre) -> RunSteps:
         master, --apply-env on a container compose did not create): said before any change.
     """
     compose = (pre.compose if pre else None) or plan.settings.compose_cmd or cc.V2
-    stacks = stack_steps(plan, compose, pre.stack_ids if pre else {})
+    stacks = stack_steps(plan, compose, pre.stack_ids if pre else {}, pre.stack_probes if pre else {})
     early = bool(stacks) and pre is not None and wanted(plan.settings.env, pre.state.mode)
     steps, preload, missing, apply = app_steps(plan, pre, compose)
     if early:
@@ -134,8 +135,10 @@ def sync_steps(plan: Plan, pre) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def stack_steps(plan: Plan, compose: tuple[str, ...], known: dict | None = None) -> tuple[StackStep, ...]:
-    """One step a stack; ``known`` (project -> container ids, from inspection) saves a compose ps each."""
+def stack_steps(plan: Plan, compose: tuple[str, ...], known: dict | None = None,
+                probes: dict | None = None) -> tuple[StackStep, ...]:
+    """One step a stack; ``known`` (project -> container ids, from inspection) saves a compose ps each,
+    ``probes`` (container id -> (healthcheck argv, timeout)) lets the gate probe at once."""
     s, rel = plan.settings, _rel(plan)
     steps = []
     for st in plan.stacks:
@@ -144,7 +147,8 @@ def stack_steps(plan: Plan, compose: tuple[str, ...], known: dict | None = None)
         steps.append(StackStep(STACK, st.label, st.label, argv, cwd=st.cwd, timeout=s.timeout + 120,
                                shown=f"(cd {rel(st.cwd)} && {_shown(plan, argv)})", feature=st.feature,
                                project=st.project, base=base, needs=st.needs, reasons=st.reasons,
-                               containers=tuple((known or {}).get(st.project, ()))))
+                               containers=(ids := tuple((known or {}).get(st.project, ()))),
+                               probes=tuple((i, *(probes or {})[i]) for i in ids if i in (probes or {}))))
     return tuple(steps)
 
 
