@@ -116,3 +116,12 @@ def test_an_unwritable_memo_folder_only_means_no_memo(ws):
     (ws / ordermemo.FOLDER).parent.mkdir(parents=True, exist_ok=True)
     (ws / ordermemo.FOLDER).write_text("a file where the folder would be")
     assert plan(ws).order == plan(ws).order
+
+
+def test_only_the_newest_memos_are_kept(ws, monkeypatch):
+    monkeypatch.setattr(ordermemo, "KEEP", 2)
+    uvl = uvl_of(ws)
+    for _ in range(4):              # each time one more constraint (on its own line): a new model
+        uvl.write_text(uvl.read_text() + "\tmetrics => redis\n")
+        plan(ws)
+    assert len(memos(ws)) == 2

@@ -44,7 +44,7 @@ from typing import Mapping, Sequence
 
 from dotenv.parser import parse_stream
 
-from restart.planning.settings import CACHE_DIR
+from restart.planning.settings import CACHE_DIR, keep_newest
 
 FOLDER = CACHE_DIR / "compose-ok"
 KEEP = 200                                    # verdict files kept; older ones are pruned on write
@@ -176,10 +176,7 @@ def remember(workspace: Path, key: str | None) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / key).touch()
-        marks = list(folder.iterdir())
-        if len(marks) > KEEP:
-            for old in sorted(marks, key=lambda p: p.stat().st_mtime)[: len(marks) - KEEP]:
-                old.unlink(missing_ok=True)
+        keep_newest(list(folder.iterdir()), KEEP)
     except OSError:
         pass
 

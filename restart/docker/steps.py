@@ -140,6 +140,7 @@ def stack_steps(plan: Plan, compose: tuple[str, ...], known: dict | None = None,
     """One step a stack; ``known`` (project -> container ids, from inspection) saves a compose ps each,
     ``probes`` (container id -> (healthcheck argv, timeout)) lets the gate probe at once."""
     s, rel = plan.settings, _rel(plan)
+    known, probes = known or {}, probes or {}
     steps = []
     for st in plan.stacks:
         base = cc.stack_args(compose, st.project, plan.env_file.path, st.file)
@@ -147,8 +148,8 @@ def stack_steps(plan: Plan, compose: tuple[str, ...], known: dict | None = None,
         steps.append(StackStep(STACK, st.label, st.label, argv, cwd=st.cwd, timeout=s.timeout + 120,
                                shown=f"(cd {rel(st.cwd)} && {_shown(plan, argv)})", feature=st.feature,
                                project=st.project, base=base, needs=st.needs, reasons=st.reasons,
-                               containers=(ids := tuple((known or {}).get(st.project, ()))),
-                               probes=tuple((i, *(probes or {})[i]) for i in ids if i in (probes or {}))))
+                               containers=(ids := tuple(known.get(st.project, ()))),
+                               probes=tuple((i, *probes[i]) for i in ids if i in probes)))
     return tuple(steps)
 
 

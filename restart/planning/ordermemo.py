@@ -28,7 +28,7 @@ from restart.planning import features as _features
 from restart.planning import graph as _graph
 from restart.planning import uvl as _uvl
 from restart.planning.graph import Edge, Order, order_features
-from restart.planning.settings import CACHE_DIR
+from restart.planning.settings import CACHE_DIR, keep_newest
 from restart.planning.uvl import UVLModel
 
 FOLDER = CACHE_DIR / "order"
@@ -87,9 +87,6 @@ def _store(path: Path, order: Order) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(json.dumps(to_data(order)))
         os.replace(tmp, path)
-        memos = [p for p in path.parent.iterdir() if p.suffix == ".json"]
-        if len(memos) > KEEP:
-            for old in sorted(memos, key=lambda p: p.stat().st_mtime)[: len(memos) - KEEP]:
-                old.unlink(missing_ok=True)
+        keep_newest([p for p in path.parent.iterdir() if p.suffix == ".json"], KEEP)
     except OSError:
         pass

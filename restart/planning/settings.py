@@ -17,7 +17,17 @@ from restart.planning.envfile import read_env_file
 ENVS = ("dev", "prod")
 DEFAULT_WORKSPACE = Path("/workspace")
 START_SCRIPTS = {"dev": "scripts/05_0_start_app_dev.sh", "prod": "scripts/05_1_start_app_prod.sh"}
-CACHE_DIR = Path(".splent_cache") / "restart"    # in the workspace: the run lock, stored compose verdicts
+CACHE_DIR = Path(".splent_cache") / "restart"    # in the workspace: run lock, compose verdicts, order memo
+
+
+def keep_newest(files: list[Path], keep: int) -> None:
+    """Delete all but the ``keep`` most recently written of these files of restart's cache.
+
+    The caller catches OSError: a cache that cannot be pruned is only a bigger cache.
+    """
+    if len(files) > keep:
+        for old in sorted(files, key=lambda f: f.stat().st_mtime)[: len(files) - keep]:
+            old.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
