@@ -218,6 +218,30 @@ def test_crash_looping_stack_container_fails_fast_with_its_exit_code(ws, faulty_
     assert snapshot(ws)[NGINX] == before[NGINX] and ws.answer("dev")["pid"] == pid
 
 
+def test_queue_worker_stops_at_once_while_its_ping_hangs(ws, faulty_queue):
+    """The example's worker must not make a stack restart's length a matter of luck.
+
+    A ping sent while redis restarts hangs (no host answers for its address yet); bash runs the
+    TERM trap only after a foreground command ends, so a worker pinging in the foreground took up
+    to its ping's 2 s to stop, and the restart that came right after redis's paid for it.
+    """
+    subnet = docker("network", "inspect", ws.network, "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}").stdout
+    nobody = subnet.strip().split("/")[0].rsplit(".", 1)[0] + ".254"     # in the subnet, no container
+    container = faulty_queue('"no"', QUEUE_REDIS_HOST=nobody, QUEUE_REDIS_GRACE="600")
+    docker("restart", container)                          # its config applies on this start
+    pinging = ('for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done'
+               ' | grep -q "^timeout 2 redis-cli"')
+    deadline = time.monotonic() + 10
+    while docker("exec", container, "sh", "-c", pinging, check=False).returncode != 0:
+        assert time.monotonic() < deadline, "the worker never pinged"
+        time.sleep(0.05)
+    started = time.monotonic()
+    docker("stop", "-t", "10", container)
+    took = time.monotonic() - started
+    assert took < 1.0, f"{took:.2f}s: the worker's SIGTERM waited for its ping"
+    assert "SIGTERM, stopping" in docker("logs", container).stdout
+
+
 # ------------------------------------------------------------- 2. a healthcheck never healthy
 
 
