@@ -13,6 +13,7 @@ import pytest
 
 from restart.cli import main
 from restart.docker.locate import Mount, WebContainer
+from restart.errors import CommandFailed
 from restart.planning.plan import build_plan
 from restart.planning.settings import Settings
 from tests.fakes import FakeRunner, agent_command
@@ -388,3 +389,63 @@ def test_a_run_that_waited_for_the_lock_looks_again(ws, monkeypatch):
     after = runner.calls[entered[0]:]
     assert ("docker", "version") in {c[:2] for c in after}
     assert [c for c in after if agent_command(c) and agent_command(c)[0] == "inspect"], after
+
+
+def _agent_inspects(runner: FakeRunner) -> list[tuple[str, str]]:
+    """(container, start script path) of every agent inspect call, in order."""
+    out = []
+    for c in runner.calls:
+        agent = agent_command(c)
+        if agent and agent[0] == "inspect":
+            out.append((c[c.index("python3") - 1], agent[1][1]))
+    return out
+
+
+def test_the_agent_is_asked_before_the_web_container_is_found(ws):
+    """SPLENT names the web container <product>_web and mounts the workspace on /workspace: the
+    agent's inspect goes there at once, not after the lookup (docker ps, docker inspect), and that
+    one answer is used once the lookup agrees."""
+    runner = FakeRunner()
+    inspect = inspect_reply([container(ws)])
+    seen_by_lookup: list[bool] = []
+
+    def slow_inspect(argv):         # the lookup answers only once the agent was asked (up to 2 s)
+        for _ in range(200):
+            if _agent_inspects(runner):
+                break
+            threading.Event().wait(0.01)
+        seen_by_lookup.append(bool(_agent_inspects(runner)))
+        return inspect(argv)
+
+    runner.replies = [(("docker", "inspect"), slow_inspect)] + healthy_engine(ws)
+    assert main(["--no-features", "--workspace", str(ws)], runner=runner) == 0
+    assert seen_by_lookup[0], "the agent waited for the web container lookup"
+    assert _agent_inspects(runner) == [(WEB, f"/workspace/{PRODUCT}/scripts/05_0_start_app_dev.sh")]
+
+
+def test_a_web_container_named_otherwise_is_asked_again(ws):
+    """The guess misses (compose's own name, no container_name): the answer that counts comes from
+    the container the lookup found, and the run goes on with it."""
+    other = "demo_app_dev-web-1"
+    replies = healthy_engine(ws)
+    agent = next(reply for prefix, reply in replies if prefix[:4] == ("docker", "exec", "-i", WEB))
+    runner = FakeRunner([
+        (("docker", "inspect"), inspect_reply([container(ws, name=other, service="web")])),
+        (("docker", "exec", "-i", WEB), CommandFailed(("docker",), 1, f"Error: No such container: {WEB}")),
+        (("docker", "exec", "-i", other), agent),
+        (("docker", "exec", "-d", other), ok()),
+    ] + replies)
+    assert main(["--no-features", "--workspace", str(ws)], runner=runner) == 0
+    script = f"/workspace/{PRODUCT}/scripts/05_0_start_app_dev.sh"
+    assert _agent_inspects(runner) == [(WEB, script), (other, script)]
+    assert [c for c in runner.calls if c[:3] == ("docker", "exec", "-d")][0][-2:] == ("bash", script)
+
+
+def test_a_workspace_mounted_elsewhere_is_asked_again_at_the_mapped_path(ws):
+    """Same container, another mount: the start script the agent checks is the mapped one."""
+    web = container(ws)
+    web["Mounts"][0]["Destination"] = "/srv/ws"
+    runner = FakeRunner([(("docker", "inspect"), inspect_reply([web]))] + healthy_engine(ws))
+    assert main(["--no-features", "--workspace", str(ws)], runner=runner) == 0
+    assert _agent_inspects(runner) == [(WEB, f"/workspace/{PRODUCT}/scripts/05_0_start_app_dev.sh"),
+                                       (WEB, f"/srv/ws/{PRODUCT}/scripts/05_0_start_app_dev.sh")]

@@ -43,6 +43,12 @@ def agent_argv(command: str, *args: object) -> tuple[str, ...]:
     return ("python3", "-", command, packed)
 
 
+def conventional_path(host_path: Path, workspace: Path) -> str:
+    """SPLENT's convention for a workspace path in the web container: ``/workspace/<rel>``."""
+    rel = os.path.relpath(Path(os.path.normpath(host_path)), workspace)
+    return posixpath.join("/workspace", rel.replace(os.sep, "/"))
+
+
 @dataclass(frozen=True)
 class Mount:
     source: str
@@ -72,8 +78,7 @@ class WebContainer:
         if best:
             src, dest, path = best
             return posixpath.normpath(posixpath.join(dest, os.path.relpath(path, src)))
-        rel = os.path.relpath(Path(os.path.normpath(host_path)), workspace)
-        return posixpath.join("/workspace", rel.replace(os.sep, "/"))
+        return conventional_path(host_path, workspace)
 
     def sees(self, host_path: Path, workspace: Path, host_workspace: str | None = None) -> bool:
         """True when one of the container's bind mounts holds ``host_path`` (a remote engine's
