@@ -139,6 +139,12 @@ class Docker:
         raise ConfigError("neither `docker compose` (v2) nor `docker-compose` (v1) is installed; "
                           "install one or name it with --compose-cmd.")
 
+    def known_compose(self, command: Sequence[str], version: str) -> None:
+        """Use a compose command detected before (restart/docker/composememo.py) without asking it."""
+        if not isinstance(version, str) or not command or (self.compose and tuple(command) != self.compose):
+            raise ValueError("a compose memo that does not fit these settings")
+        self.compose, self._compose_checked, self.compose_version = tuple(command), True, version
+
     @property
     def is_v1(self) -> bool:
         return _is_v1(self.compose or ())

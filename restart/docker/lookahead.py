@@ -21,6 +21,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from restart.docker.client import Docker
+from restart.docker.composememo import detect_compose
 from restart.docker.locate import WebContainer, conventional_path, find_web_container, run_agent
 from restart.docker.runner import Runner
 from restart.errors import RestartError
@@ -44,7 +45,7 @@ class Lookahead:
         # the installed features only when a run may sync them (inspect ignores them otherwise)
         self.asks_pip = not (s.no_features or s.full)
         self.engine: Future = self.pool.submit(docker.check_engine)
-        self.compose: Future = self.pool.submit(docker.detect_compose)
+        self.compose: Future = self.pool.submit(detect_compose, docker, s.workspace)
         self.web: Future[WebContainer] = self.pool.submit(
             find_web_container, docker, s.product, project_name(s.product, s.env), s.container)
         # the same agent call in the container and at the path SPLENT's conventions give
