@@ -6,7 +6,12 @@ travel only in the child's environment (argv, --dry-run and -v name them).
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,7 @@ from restart.errors import CommandFailed
 from restart.planning.plan import build_plan
 from restart.planning.settings import Settings
 from tests.fakes import FakeRunner, agent_command
+from tests.restart_helpers import REPO
 from tests.test_catalogue import PRODUCT, WEB, container, example_copy, healthy_engine, inspect_reply, ok
 
 REDIS, QUEUE = "splent-io/splent_feature_redis@v1.0.0", "splent-io/splent_feature_queue"
@@ -364,6 +370,30 @@ def test_a_plan_error_is_the_error_even_while_the_engine_is_being_asked(ws, caps
     assert main(["--workspace", str(ws)], runner=runner) == 2
     assert "pyproject.toml" in capsys.readouterr().err
     assert runner.changing_calls() == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_plan_error_exits_at_once_while_the_engine_hangs(ws, tmp_path, dry_run):
+    """The lookahead's calls to an engine that never answers are killed when the plan fails: the
+    error comes at once and the process exits, leaving no docker call behind (judged from outside:
+    wall time and the process list), instead of waiting for their 20-60 s timeouts."""
+    marker = "987654.25"                             # a sleep no other process runs
+    shim = tmp_path / "hung"
+    shim.mkdir()
+    (shim / "docker").write_text(f"#!/bin/sh\nexec sleep {marker}\n")
+    (shim / "docker").chmod(0o755)
+    (ws / PRODUCT / "pyproject.toml").write_text("[project\n")
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "restart", "--workspace", str(ws), *(["--dry-run"] * dry_run)],
+                         env=env, capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - started
+    left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout.split()
+    for pid in left:                                  # never leave them behind, even when failing
+        os.kill(int(pid), signal.SIGKILL)
+    assert run.returncode == 2 and "pyproject.toml" in run.stderr, run.stderr
+    assert took < 5, f"{took:.1f}s: the exit waited for the hung engine"
+    assert left == []
 
 
 def test_a_run_that_waited_for_the_lock_looks_again(ws, monkeypatch):

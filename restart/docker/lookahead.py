@@ -18,6 +18,7 @@ away: the other run may have changed the very things it saw.
 """
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from restart.docker.client import Docker
@@ -79,7 +80,16 @@ class Lookahead:
         return self._ask(web, script)
 
     def close(self) -> None:
+        """Drop the lookahead unread: queued calls are cancelled and running ones killed, until
+        none is left (bounded), so a run that ends on a plan error exits at once even when the
+        engine hangs, and a run that waited for the lock starts its own calls on a quiet runner."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        kill = getattr(self.docker.runner, "kill_running", None)    # a fake runner has nothing to kill
+        ours = (self.engine, self.compose, self.web, self.guessed, self.facts)
+        deadline = time.monotonic() + 5
+        while kill and not all(f.done() for f in ours) and time.monotonic() < deadline:
+            kill()
+            time.sleep(0.01)
 
     def __enter__(self) -> Lookahead:
         return self

@@ -110,11 +110,24 @@ class ShRunner:
                  secrets: Collection[str] = ()) -> None:
         self.echo = echo
         self.secrets = tuple(s for s in secrets if s)
+        self._running: set[int] = set()        # process groups (pids) of the commands running now
+        self._lock = threading.Lock()
 
     def hide(self, secrets: Collection[str]) -> None:
         """Mask these values too from now on (a run learns them from the env file after its
         first, read-only, calls have started: those carry names and paths only)."""
         self.secrets += tuple(s for s in secrets if s and s not in self.secrets)
+
+    def kill_running(self) -> None:
+        """SIGKILL every command running now, with its children: their answers will not be read
+        (a run that ends on a plan error must not wait for a hung engine to answer a look-ahead)."""
+        with self._lock:
+            running = list(self._running)
+        for pid in running:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def run(self, argv: Argv, *, cwd: str | os.PathLike | None = None,
             env: Mapping[str, str] | None = None, timeout: float | None = None,
@@ -140,13 +153,19 @@ class ShRunner:
                 _tty_out=False, _return_cmd=True, _new_session=True, _in=stdin,
                 _bg=True, _bg_exc=False,
             )
-            with _deadline(proc.pid, timeout) as expired:
-                try:
-                    proc.wait()
-                except sh.ErrorReturnCode:
-                    if expired.is_set():
-                        raise CommandFailed(argv, None, f"timed out after {timeout:g}s") from None
-                    raise
+            with self._lock:
+                self._running.add(proc.pid)
+            try:
+                with _deadline(proc.pid, timeout) as expired:
+                    try:
+                        proc.wait()
+                    except sh.ErrorReturnCode:
+                        if expired.is_set():
+                            raise CommandFailed(argv, None, f"timed out after {timeout:g}s") from None
+                        raise
+            finally:
+                with self._lock:
+                    self._running.discard(proc.pid)
         except sh.ErrorReturnCode as e:
             raise CommandFailed(argv, e.exit_code, _text(e.stderr) or _text(e.stdout)) from None
         except sh.CommandNotFound:
