@@ -479,3 +479,15 @@ def test_a_workspace_mounted_elsewhere_is_asked_again_at_the_mapped_path(ws):
     assert main(["--no-features", "--workspace", str(ws)], runner=runner) == 0
     assert _agent_inspects(runner) == [(WEB, f"/workspace/{PRODUCT}/scripts/05_0_start_app_dev.sh"),
                                        (WEB, f"/srv/ws/{PRODUCT}/scripts/05_0_start_app_dev.sh")]
+
+
+def test_in_prod_the_agent_is_asked_at_once_in_splents_prod_container(ws):
+    """SPLENT's prod template names the web container <product>_web_deploy: the look goes there
+    first (a dev container of the same product, <product>_web, may be running beside it)."""
+    deploy = f"{PRODUCT}_web_deploy"
+    replies = healthy_engine(ws)
+    agent = next(reply for prefix, reply in replies if prefix[:4] == ("docker", "exec", "-i", WEB))
+    runner = FakeRunner([(("docker", "inspect"), inspect_reply([container(ws, name=deploy)])),
+                         (("docker", "exec", "-i", deploy), agent)] + replies)
+    main(["--prod", "--dry-run", "--no-features", "--workspace", str(ws)], runner=runner)
+    assert [name for name, _ in _agent_inspects(runner)] == [deploy]

@@ -8,9 +8,10 @@ adds what does need the plan (the stacks' containers, the compose file checks) a
 everything in the same order as before, so the first error reported is the same.
 
 The agent's look does not wait for the lookup either: it is asked at once in the container
-SPLENT names ``<product>_web`` (or ``--container``), with the start script where SPLENT's
-``/workspace`` mount puts it, and its answer is used when the lookup finds that very container
-and path; otherwise (another name, another mount, no such container) it is asked again there.
+SPLENT's templates name ``<product>_web`` (prod: ``<product>_web_deploy``; or ``--container``),
+with the start script where SPLENT's ``/workspace`` mount puts it, and its answer is used when
+the lookup finds that very container and path; otherwise (another name, another mount, no
+such container) it is asked again there.
 That takes the lookup (``docker ps``, ``docker inspect``: ~0.05 s) off the way to the first change.
 
 Only read-only calls run here.  A run that waited for another one's lock throws its lookahead
@@ -49,8 +50,8 @@ class Lookahead:
         self.compose: Future = self.pool.submit(detect_compose, docker, s.workspace)
         self.web: Future[WebContainer] = self.pool.submit(
             find_web_container, docker, s.product, project_name(s.product, s.env), s.container)
-        # the same agent call in the container and at the path SPLENT's conventions give
-        self.guess = (s.container or f"{s.product}_web",
+        # the same agent call in the container and at the path SPLENT's templates give
+        self.guess = (s.container or f"{s.product}_web{'_deploy' if s.env == 'prod' else ''}",
                       f"{conventional_path(s.product_dir, s.workspace)}/{s.start_script}")
         self.guessed: Future[dict] = self.pool.submit(self._ask, WebContainer(self.guess[0], "", "", "", ()),
                                                       self.guess[1])
