@@ -14,8 +14,8 @@ removed, or when PATH changes.  So an answer is stored under a key made of:
 
 A failed detection is never stored.  An answer gone stale in a way the key misses (a compose
 that broke in place) only means compose's own error comes at its first call.  Memos live in
-``<workspace>/.splent_cache/restart/compose-cmd/``, one small JSON file per key; an unwritable
-folder only means no memo.
+``<workspace>/.splent_cache/restart/compose-cmd/``, one small JSON file per key, written whole
+(``settings.write_memo``, as the order memo is); an unwritable folder only means no memo.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from typing import Mapping
 
 from restart.docker.client import Docker
 from restart.docker.compose import V1, V2
-from restart.planning.settings import CACHE_DIR, keep_newest
+from restart.planning.settings import CACHE_DIR, write_memo
 
 FOLDER = CACHE_DIR / "compose-cmd"
 KEEP = 20
@@ -62,7 +62,7 @@ def detect_compose(docker: Docker, workspace: Path, env: Mapping[str, str] | Non
     """``docker.detect_compose()``, answered from the memo when nothing it depends on changed."""
     env = os.environ if env is None else env
     key = memo_key(docker, env)
-    memo = Path(workspace) / FOLDER / key
+    memo = Path(workspace) / FOLDER / f"{key}.json"
     try:
         stored = json.loads(memo.read_text())
         docker.known_compose(tuple(stored["command"]), stored["version"])
@@ -70,12 +70,5 @@ def detect_compose(docker: Docker, workspace: Path, env: Mapping[str, str] | Non
     except (OSError, ValueError, KeyError, TypeError):
         pass                                # none yet, or damaged: ask compose
     command = docker.detect_compose()
-    try:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        partial = memo.with_name(f".{key}.{os.getpid()}")
-        partial.write_text(json.dumps({"command": list(command), "version": docker.compose_version}))
-        partial.replace(memo)               # whole or not at all, also with runs side by side
-        keep_newest([f for f in memo.parent.iterdir() if not f.name.startswith(".")], KEEP)
-    except OSError:
-        pass
+    write_memo(memo, {"command": list(command), "version": docker.compose_version}, KEEP)
     return command

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +27,7 @@ from restart.planning import features as _features
 from restart.planning import graph as _graph
 from restart.planning import uvl as _uvl
 from restart.planning.graph import Edge, Order, order_features
-from restart.planning.settings import CACHE_DIR, keep_newest
+from restart.planning.settings import CACHE_DIR, write_memo
 from restart.planning.uvl import UVLModel
 
 FOLDER = CACHE_DIR / "order"
@@ -56,7 +55,7 @@ def ordered(workspace: Path, declared: Sequence[str], model: UVLModel) -> Order:
     order = _load(path)
     if order is None:
         order = order_features(declared, model)
-        _store(path, order)
+        write_memo(path, to_data(order), KEEP)
     return order
 
 
@@ -79,14 +78,3 @@ def _load(path: Path) -> Order | None:
         return from_data(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def _store(path: Path, order: Order) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(to_data(order)))
-        os.replace(tmp, path)
-        keep_newest([p for p in path.parent.iterdir() if p.suffix == ".json"], KEEP)
-    except OSError:
-        pass

@@ -5,6 +5,7 @@ in :func:`resolve`, and every step reads it from :class:`Settings`.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,22 @@ def keep_newest(files: list[Path], keep: int) -> None:
     if len(files) > keep:
         for old in sorted(files, key=lambda f: f.stat().st_mtime)[: len(files) - keep]:
             old.unlink(missing_ok=True)
+
+
+def write_memo(path: Path, data: object, keep: int) -> None:
+    """Store one JSON memo of restart's cache (``<name>.json``) and keep its folder's ``keep`` newest.
+
+    Written whole and renamed into place, so a run beside this one never reads half a file; a
+    folder restart cannot write to only means no memo.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(data))
+        os.replace(partial, path)
+        keep_newest([p for p in path.parent.iterdir() if p.suffix == ".json"], keep)
+    except OSError:
+        pass
 
 
 @dataclass(frozen=True)
